@@ -1,0 +1,253 @@
+"""Keyed state: descriptors, state interfaces and TTL (``pyflink.datastream.state``).
+
+State objects are scoped to the key of the record (or timer) being processed.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass
+from typing import Any, Generic, Iterable, TypeVar
+
+from weir.common.time import Time
+from weir.common.typeinfo import TypeInformation
+
+__all__ = [
+    "AggregatingState",
+    "AggregatingStateDescriptor",
+    "ListState",
+    "ListStateDescriptor",
+    "MapState",
+    "MapStateDescriptor",
+    "ReducingState",
+    "ReducingStateDescriptor",
+    "State",
+    "StateDescriptor",
+    "StateTtlConfig",
+    "ValueState",
+    "ValueStateDescriptor",
+]
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class State(abc.ABC):
+    @abc.abstractmethod
+    def clear(self) -> None: ...
+
+
+class ValueState(State, Generic[T]):
+    @abc.abstractmethod
+    def value(self) -> T | None: ...
+
+    @abc.abstractmethod
+    def update(self, value: T) -> None: ...
+
+
+class ListState(State, Generic[T]):
+    @abc.abstractmethod
+    def get(self) -> Iterable[T]: ...
+
+    @abc.abstractmethod
+    def add(self, value: T) -> None: ...
+
+    @abc.abstractmethod
+    def add_all(self, values: list[T]) -> None: ...
+
+    @abc.abstractmethod
+    def update(self, values: list[T]) -> None: ...
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.get())
+
+
+class MapState(State, Generic[K, V]):
+    @abc.abstractmethod
+    def get(self, key: K) -> V | None: ...
+
+    @abc.abstractmethod
+    def put(self, key: K, value: V) -> None: ...
+
+    @abc.abstractmethod
+    def put_all(self, dict_value: dict[K, V]) -> None: ...
+
+    @abc.abstractmethod
+    def remove(self, key: K) -> None: ...
+
+    @abc.abstractmethod
+    def contains(self, key: K) -> bool: ...
+
+    @abc.abstractmethod
+    def items(self) -> Iterable[tuple[K, V]]: ...
+
+    @abc.abstractmethod
+    def keys(self) -> Iterable[K]: ...
+
+    @abc.abstractmethod
+    def values(self) -> Iterable[V]: ...
+
+    @abc.abstractmethod
+    def is_empty(self) -> bool: ...
+
+    def __getitem__(self, key: K) -> V:
+        value = self.get(key)
+        if value is None and not self.contains(key):
+            raise KeyError(key)
+        return value  # type: ignore[return-value]
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self.put(key, value)
+
+    def __delitem__(self, key: K) -> None:
+        self.remove(key)
+
+    def __contains__(self, key: object) -> bool:
+        return self.contains(key)  # type: ignore[arg-type]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.keys())
+
+
+class ReducingState(State, Generic[T]):
+    @abc.abstractmethod
+    def get(self) -> T | None: ...
+
+    @abc.abstractmethod
+    def add(self, value: T) -> None: ...
+
+
+class AggregatingState(State, Generic[T, V]):
+    @abc.abstractmethod
+    def get(self) -> V | None: ...
+
+    @abc.abstractmethod
+    def add(self, value: T) -> None: ...
+
+
+@dataclass(frozen=True)
+class StateTtlConfig:
+    """Time-to-live of keyed state, measured in processing time."""
+
+    class UpdateType(enum.Enum):
+        Disabled = 0
+        OnCreateAndWrite = 1
+        OnReadAndWrite = 2
+
+    class StateVisibility(enum.Enum):
+        ReturnExpiredIfNotCleanedUp = 0
+        NeverReturnExpired = 1
+
+    class TtlTimeCharacteristic(enum.Enum):
+        ProcessingTime = 0
+
+    ttl_ms: int
+    update_type: StateTtlConfig.UpdateType = UpdateType.OnCreateAndWrite
+    state_visibility: StateTtlConfig.StateVisibility = StateVisibility.NeverReturnExpired
+
+    @staticmethod
+    def new_builder(ttl: Time) -> StateTtlConfig.Builder:
+        return StateTtlConfig.Builder(ttl)
+
+    def is_enabled(self) -> bool:
+        return self.update_type is not StateTtlConfig.UpdateType.Disabled
+
+    class Builder:
+        def __init__(self, ttl: Time) -> None:
+            self._ttl = ttl
+            self._update_type = StateTtlConfig.UpdateType.OnCreateAndWrite
+            self._visibility = StateTtlConfig.StateVisibility.NeverReturnExpired
+
+        def set_update_type(self, update_type: StateTtlConfig.UpdateType) -> StateTtlConfig.Builder:
+            self._update_type = update_type
+            return self
+
+        def update_ttl_on_create_and_write(self) -> StateTtlConfig.Builder:
+            return self.set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+
+        def update_ttl_on_read_and_write(self) -> StateTtlConfig.Builder:
+            return self.set_update_type(StateTtlConfig.UpdateType.OnReadAndWrite)
+
+        def set_state_visibility(
+                self, visibility: StateTtlConfig.StateVisibility) -> StateTtlConfig.Builder:
+            self._visibility = visibility
+            return self
+
+        def return_expired_if_not_cleaned_up(self) -> StateTtlConfig.Builder:
+            return self.set_state_visibility(
+                StateTtlConfig.StateVisibility.ReturnExpiredIfNotCleanedUp)
+
+        def never_return_expired(self) -> StateTtlConfig.Builder:
+            return self.set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+
+        def set_ttl(self, ttl: Time) -> StateTtlConfig.Builder:
+            self._ttl = ttl
+            return self
+
+        def set_ttl_time_characteristic(self, _: Any) -> StateTtlConfig.Builder:
+            return self
+
+        def cleanup_full_snapshot(self) -> StateTtlConfig.Builder:
+            return self
+
+        def cleanup_incrementally(self, *_: Any) -> StateTtlConfig.Builder:
+            return self
+
+        def cleanup_in_rocksdb_compact_filter(self, *_: Any) -> StateTtlConfig.Builder:
+            return self
+
+        def disable_cleanup_in_background(self) -> StateTtlConfig.Builder:
+            return self
+
+        def build(self) -> StateTtlConfig:
+            return StateTtlConfig(self._ttl.to_milliseconds(), self._update_type, self._visibility)
+
+
+class StateDescriptor:
+    """Names a piece of keyed state; the name is unique within one operator."""
+
+    def __init__(self, name: str, type_info: TypeInformation | None = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError("a state descriptor needs a non-empty name")
+        self.name = name
+        self.type_info = type_info
+        self.ttl_config: StateTtlConfig | None = None
+
+    def get_name(self) -> str:
+        return self.name
+
+    def enable_time_to_live(self, ttl_config: StateTtlConfig) -> None:
+        self.ttl_config = ttl_config if ttl_config.is_enabled() else None
+
+
+class ValueStateDescriptor(StateDescriptor):
+    def __init__(self, name: str, value_type_info: TypeInformation | None = None) -> None:
+        super().__init__(name, value_type_info)
+
+
+class ListStateDescriptor(StateDescriptor):
+    def __init__(self, name: str, elem_type_info: TypeInformation | None = None) -> None:
+        super().__init__(name, elem_type_info)
+
+
+class MapStateDescriptor(StateDescriptor):
+    def __init__(self, name: str, key_type_info: TypeInformation | None = None,
+                 value_type_info: TypeInformation | None = None) -> None:
+        super().__init__(name, value_type_info)
+        self.key_type_info = key_type_info
+
+
+class ReducingStateDescriptor(StateDescriptor):
+    def __init__(self, name: str, reduce_function: Any,
+                 type_info: TypeInformation | None = None) -> None:
+        super().__init__(name, type_info)
+        self.reduce_function = reduce_function
+
+
+class AggregatingStateDescriptor(StateDescriptor):
+    def __init__(self, name: str, agg_function: Any,
+                 state_type_info: TypeInformation | None = None) -> None:
+        super().__init__(name, state_type_info)
+        self.agg_function = agg_function

@@ -1,0 +1,176 @@
+"""``StreamExecutionEnvironment`` (``pyflink.datastream.stream_execution_environment``)."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable
+from typing import Any
+
+from weir.common.configuration import Configuration
+from weir.common.job_client import CloseableIterator, JobClient, JobExecutionResult
+from weir.common.typeinfo import TypeInformation
+from weir.common.watermark_strategy import WatermarkStrategy
+from weir.datastream.connectors.base import Source, SourceReader
+from weir.datastream.data_stream import DataStream
+from weir.executors import current_submission_context, executor_for
+from weir.graph.generator import build_job_graph
+from weir.graph.operators import OperatorSpec, SourceSpec
+from weir.graph.transformations import StreamInput, Transformation
+from weir.keygroups import DEFAULT_MAX_PARALLELISM
+
+__all__ = ["StreamExecutionEnvironment"]
+
+PARALLELISM_DEFAULT = "parallelism.default"
+MAX_PARALLELISM = "pipeline.max-parallelism"
+BUFFER_TIMEOUT = "execution.buffer-timeout"
+DEFAULT_BUFFER_TIMEOUT_MS = 100
+
+
+class StreamExecutionEnvironment:
+    """Where a streaming program is defined and from where it is executed."""
+
+    def __init__(self, configuration: Configuration | None = None) -> None:
+        self._config = Configuration(configuration)
+        self._transformations: list[Transformation] = []
+        self._next_id = 0
+        self._uids: dict[str, Transformation] = {}
+        context = current_submission_context()
+        self._parallelism_set = self._config.contains_key(PARALLELISM_DEFAULT)
+        if context is not None and context.parallelism and not self._parallelism_set:
+            self._config.set_integer(PARALLELISM_DEFAULT, context.parallelism)
+
+    @staticmethod
+    def get_execution_environment(
+            configuration: Configuration | None = None) -> StreamExecutionEnvironment:
+        return StreamExecutionEnvironment(configuration)
+
+    # ------------------------------------------------------------ settings
+
+    def get_config(self) -> Configuration:
+        return self._config
+
+    def configure(self, configuration: Configuration) -> StreamExecutionEnvironment:
+        self._config.add_all(configuration)
+        return self
+
+    def set_parallelism(self, parallelism: int) -> StreamExecutionEnvironment:
+        if not isinstance(parallelism, int) or parallelism < 1:
+            raise ValueError(f"parallelism must be a positive integer, got {parallelism!r}")
+        self._config.set_integer(PARALLELISM_DEFAULT, parallelism)
+        return self
+
+    def get_parallelism(self) -> int:
+        return self._config.get_integer(PARALLELISM_DEFAULT, 1)
+
+    def set_max_parallelism(self, max_parallelism: int) -> StreamExecutionEnvironment:
+        if not isinstance(max_parallelism, int) or not 1 <= max_parallelism <= 32768:
+            raise ValueError(f"max parallelism must be in [1, 32768], got {max_parallelism!r}")
+        self._config.set_integer(MAX_PARALLELISM, max_parallelism)
+        return self
+
+    def get_max_parallelism(self) -> int:
+        return self._config.get_integer(MAX_PARALLELISM, DEFAULT_MAX_PARALLELISM)
+
+    def set_buffer_timeout(self, timeout_millis: int) -> StreamExecutionEnvironment:
+        """Longest time (ms) a partly filled buffer waits before it is sent; 0 sends at once."""
+        if timeout_millis < -1:
+            raise ValueError("buffer timeout must be -1, 0 or positive")
+        self._config.set_integer(BUFFER_TIMEOUT, timeout_millis)
+        return self
+
+    def get_buffer_timeout(self) -> int:
+        return self._config.get_integer(BUFFER_TIMEOUT, DEFAULT_BUFFER_TIMEOUT_MS)
+
+    # -------------------------------------------------------------- sources
+
+    def from_collection(self, collection: Iterable[Any],
+                        type_info: TypeInformation | None = None) -> DataStream:
+        """A bounded, non-parallel source of the given records."""
+        items = list(collection)
+        t = self._add_transformation(
+            SourceSpec("Source: Collection Source", "", _CollectionSource(items),
+                       WatermarkStrategy.no_watermarks()), [])
+        t.fixed_parallelism = 1
+        return DataStream(self, [StreamInput(t)])
+
+    def from_source(self, source: Source, watermark_strategy: WatermarkStrategy,
+                    source_name: str, type_info: TypeInformation | None = None) -> DataStream:
+        if not isinstance(source, Source):
+            raise TypeError(f"from_source() takes a Source, got {type(source).__name__}")
+        if not isinstance(watermark_strategy, WatermarkStrategy):
+            raise TypeError("from_source() takes a WatermarkStrategy as its second argument, "
+                            "e.g. WatermarkStrategy.no_watermarks()")
+        t = self._add_transformation(
+            SourceSpec(f"Source: {source_name}", "", source, watermark_strategy), [])
+        return DataStream(self, [StreamInput(t)])
+
+    # ------------------------------------------------------------ execution
+
+    def execute(self, job_name: str | None = None) -> JobExecutionResult:
+        """Runs the job; returns when it ends (raises JobExecutionException if it fails)."""
+        client = self.execute_async(job_name)
+        context = current_submission_context()
+        if context is not None and context.detached:
+            return JobExecutionResult(client.get_job_id(), 0)
+        return client.get_job_execution_result().result()
+
+    def execute_async(self, job_name: str | None = None) -> JobClient:
+        """Submits the job and returns at once."""
+        return self._submit(job_name or "weir job", collect=False)
+
+    def _execute_collect(self, job_name: str) -> CloseableIterator:
+        return CloseableIterator(self._submit(job_name, collect=True), pickle.loads)
+
+    def _submit(self, job_name: str, collect: bool) -> JobClient:
+        graph = build_job_graph(self._transformations, job_name, self.get_parallelism(),
+                                self.get_max_parallelism(), self._config.to_dict())
+        self._transformations = []
+        self._uids = {}
+        return executor_for(self._config).execute(graph, collect=collect)
+
+    # ------------------------------------------------------------ internals
+
+    def _add_transformation(self, spec: OperatorSpec, inputs: list[StreamInput],
+                            is_sink: bool = False) -> Transformation:
+        t = Transformation(id=self._next_id, spec=spec, inputs=list(inputs), is_sink=is_sink)
+        self._next_id += 1
+        spec.uid = spec.uid or f"{spec.name}_{t.id}"
+        self._transformations.append(t)
+        return t
+
+    def _check_unique_uid(self, uid: str, t: Transformation) -> None:
+        owner = self._uids.get(uid)
+        if owner is not None and owner is not t:
+            raise ValueError(f"uid {uid!r} is used by two operators ('{owner.name}' and "
+                             f"'{t.name}'); uids must be unique within a job")
+        self._uids[uid] = t
+
+
+class _CollectionSource(Source[Any]):
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def is_bounded(self) -> bool:
+        return True
+
+    def max_parallelism(self) -> int:
+        return 1
+
+    def create_reader(self, subtask_index: int, parallelism: int) -> SourceReader[Any]:
+        return _ListReader(self.items)
+
+
+class _ListReader(SourceReader[Any]):
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+        self._next = 0
+
+    async def poll_batch(self, max_records: int) -> list[Any] | None:
+        if self._next >= len(self._items):
+            return None
+        batch = self._items[self._next:self._next + max_records]
+        self._next += len(batch)
+        return batch
+
+    def snapshot_position(self) -> int:
+        return self._next

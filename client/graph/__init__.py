@@ -1,0 +1,1 @@
+"""The job graph contract between the client, the JobManager and the TaskManagers."""

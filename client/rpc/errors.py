@@ -1,0 +1,33 @@
+"""Errors a user can act on, raised by the client and shown by the CLI without a traceback."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "JobManagerUnavailableError",
+    "JobNotFoundError",
+    "WeirError",
+]
+
+
+class WeirError(Exception):
+    """Base of the errors whose message tells the user what to do."""
+
+
+class JobManagerUnavailableError(WeirError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"cannot reach JobManager at {address} — start one with "
+                         "`weir jobmanager` or unset WEIR_JOBMANAGER")
+        self.address = address
+
+
+class AuthenticationError(WeirError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"the JobManager at {address} rejected the token — pass the "
+                         "JobManager's token with --token or WEIR_TOKEN")
+
+
+class JobNotFoundError(WeirError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id} — `weir list` shows the jobs")
+        self.job_id = job_id
