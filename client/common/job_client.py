@@ -85,35 +85,37 @@ class JobClient:
         return self._result
 
     def _follow(self) -> None:
+        outcome: JobExecutionResult | BaseException
         try:
-            final = None
-            for output in self._rpc.stream_output(self._job_id, collect=self._collect):
-                kind = output.WhichOneof("kind")
-                if kind == "print_line":
-                    self._stdout.write(output.print_line + "\n")
-                    self._stdout.flush()
-                elif kind == "collected_batch":
-                    self.collected.put(output.collected_batch)
-                elif kind == "final_status":
-                    final = output.final_status
-            if final is None:
-                raise WeirError(f"lost the JobManager while following job {self._job_id}")
-            self._finish(final)
+            outcome = self._outcome(self._read_output())
         except BaseException as error:  # noqa: BLE001 - handed to the waiting user thread
-            self._result.set_exception(error)
-        finally:
-            self.collected.put(_END)
-            if self._on_terminated is not None:
-                self._on_terminated()
+            outcome = error
+        self.collected.put(_END)
+        if self._on_terminated is not None:
+            self._on_terminated()
+        if isinstance(outcome, BaseException):
+            self._result.set_exception(outcome)
+        else:
+            self._result.set_result(outcome)
 
-    def _finish(self, final: pb.JobDetails) -> None:
-        state = pb.JobState.Name(final.state)
+    def _read_output(self) -> pb.JobDetails:
+        for output in self._rpc.stream_output(self._job_id, collect=self._collect):
+            kind = output.WhichOneof("kind")
+            if kind == "print_line":
+                self._stdout.write(output.print_line + "\n")
+                self._stdout.flush()
+            elif kind == "collected_batch":
+                self.collected.put(output.collected_batch)
+            elif kind == "final_status":
+                return output.final_status
+        raise WeirError(f"lost the JobManager while following job {self._job_id}")
+
+    def _outcome(self, final: pb.JobDetails) -> JobExecutionResult | BaseException:
         if final.state == pb.FINISHED:
             runtime = int((final.end_time - final.start_time) * 1000)
-            self._result.set_result(JobExecutionResult(self._job_id, runtime))
-        else:
-            self._result.set_exception(
-                JobExecutionException(self._job_id, state, final.failure_cause))
+            return JobExecutionResult(self._job_id, runtime)
+        return JobExecutionException(self._job_id, pb.JobState.Name(final.state),
+                                     final.failure_cause)
 
 
 class CloseableIterator:

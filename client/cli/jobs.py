@@ -1,0 +1,119 @@
+"""``weir list``, ``weir status`` and ``weir cancel``: what the JobManager knows about jobs.
+
+The rendering functions are pure (they take the proto messages and the current
+time) so they can be tested without a JobManager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import IO
+
+from weir.cli.tables import (
+    RIGHT,
+    format_count,
+    format_duration,
+    format_timestamp,
+    render_table,
+)
+from weir.proto import jobmanager_pb2 as pb
+from weir.rpc.client import JobManagerClient
+
+__all__ = [
+    "cancel_job",
+    "describe_job",
+    "execution_state_name",
+    "job_details_text",
+    "job_duration",
+    "job_state_name",
+    "jobs_table",
+    "list_jobs",
+]
+
+_NONE = "-"
+
+
+def list_jobs(rpc: JobManagerClient, out: IO[str], now: float) -> int:
+    """Print every job the JobManager knows, oldest first."""
+    out.write(jobs_table(rpc.list_jobs(), now) + "\n")
+    return 0
+
+
+def describe_job(rpc: JobManagerClient, job_id: str, out: IO[str], now: float) -> int:
+    """Print one job: its header, its vertices and subtasks, and its failure cause."""
+    out.write(job_details_text(rpc.get_job(job_id), now) + "\n")
+    return 0
+
+
+def cancel_job(rpc: JobManagerClient, job_id: str, out: IO[str]) -> int:
+    rpc.cancel_job(job_id)
+    out.write(f"Cancelled job {job_id}.\n")
+    return 0
+
+
+def job_state_name(state: int) -> str:
+    return pb.JobState.Name(state)  # type: ignore[arg-type]
+
+
+def execution_state_name(state: int) -> str:
+    return pb.ExecutionState.Name(state).removeprefix("TASK_")  # type: ignore[arg-type]
+
+
+def job_duration(start_time: float, end_time: float, now: float) -> str:
+    """How long the job ran (until now when it has not ended)."""
+    if start_time <= 0:
+        return _NONE
+    return format_duration((end_time if end_time > 0 else now) - start_time)
+
+
+def jobs_table(jobs: Sequence[pb.JobSummary], now: float) -> str:
+    if not jobs:
+        return "No jobs."
+    rows = [(job.job_id, job.name, job_state_name(job.state), format_timestamp(job.start_time),
+             job_duration(job.start_time, job.end_time, now))
+            for job in sorted(jobs, key=lambda j: (j.start_time, j.job_id))]
+    return render_table(("JOB ID", "NAME", "STATE", "START", "DURATION"), rows)
+
+
+def job_details_text(job: pb.JobDetails, now: float) -> str:
+    sections = [_header(job, now)]
+    if job.vertices:
+        sections.append(_vertices_table(job.vertices))
+    if job.failure_cause:
+        sections.append("Failure cause:\n" + job.failure_cause.rstrip())
+    return "\n\n".join(sections)
+
+
+def _header(job: pb.JobDetails, now: float) -> str:
+    fields = [
+        ("Job ID", job.job_id),
+        ("Name", job.name),
+        ("State", job_state_name(job.state)),
+        ("Start", format_timestamp(job.start_time)),
+        ("End", format_timestamp(job.end_time)),
+        ("Duration", job_duration(job.start_time, job.end_time, now)),
+    ]
+    width = max(len(label) for label, _ in fields) + 1
+    return "\n".join(f"{label + ':':<{width}} {value}" for label, value in fields)
+
+
+def _vertices_table(vertices: Sequence[pb.VertexDetails]) -> str:
+    rows: list[tuple[str, ...]] = []
+    for vertex in vertices:
+        subtasks = sorted(vertex.subtasks, key=lambda s: s.index)
+        if not subtasks:
+            rows.append((vertex.name, str(vertex.parallelism)) + (_NONE,) * 5)
+        for position, subtask in enumerate(subtasks):
+            first = position == 0
+            rows.append((
+                vertex.name if first else "",
+                str(vertex.parallelism) if first else "",
+                str(subtask.index),
+                execution_state_name(subtask.state),
+                subtask.taskmanager or _NONE,
+                format_count(subtask.records_in),
+                format_count(subtask.records_out),
+            ))
+    headers = ("VERTEX", "PARALLELISM", "SUBTASK", "STATE", "TASKMANAGER", "RECORDS IN",
+               "RECORDS OUT")
+    return render_table(headers, rows, align=("<", RIGHT, RIGHT, "<", "<", RIGHT, RIGHT))

@@ -1,0 +1,160 @@
+"""``weir``: the command line (parser and dispatch).
+
+Exit codes: 0 success; 1 a failed job, a failing program or an error the
+message explains (``error: ...`` on stderr, never a traceback of weir's own);
+2 a usage mistake; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO
+
+from weir import __version__
+from weir.cli import jobs
+from weir.cli.run import RunOptions, run_program
+from weir.common.configuration import ConfigError
+from weir.executors import JOBMANAGER_ENV, TOKEN_ENV
+from weir.graph.generator import InvalidJobError
+from weir.rpc.client import DEFAULT_JOBMANAGER_ADDRESS, JobManagerClient
+from weir.rpc.errors import WeirError
+
+__all__ = ["build_parser", "main", "resolve_address", "resolve_token"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+JOBMANAGER_COMMAND = "jobmanager"
+JOBMANAGER_MODULE = "weir.jobmanager"
+_ARGS_SEPARATOR = "--"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``weir`` command line with ``argv`` (default: ``sys.argv[1:]``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args[:1] == [JOBMANAGER_COMMAND]:
+            return _exec_jobmanager(args[1:])
+        return _dispatch(args, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except (WeirError, InvalidJobError, ConfigError) as error:
+        sys.stdout.flush()
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="weir", description="Run and manage jobs on a weir stream-processing cluster.")
+    parser.add_argument("--version", action="version", version=f"weir {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    connection = argparse.ArgumentParser(add_help=False)
+    connection.add_argument(
+        "--jobmanager", metavar="HOST:PORT",
+        help=f"the JobManager (default: ${JOBMANAGER_ENV}, else {DEFAULT_JOBMANAGER_ADDRESS})")
+    connection.add_argument("--token", metavar="T",
+                            help=f"the JobManager's bearer token (default: ${TOKEN_ENV})")
+
+    run = commands.add_parser(
+        "run", parents=[connection], help="run a Python program; its env.execute() submits",
+        usage="weir run FILE [-p N] [-d] [--jobmanager HOST:PORT] [--token T] [-- ARGS ...]",
+        epilog="Arguments after -- are passed to the program as sys.argv[1:].")
+    run.add_argument("file", metavar="FILE", help="the Python program defining the job")
+    run.add_argument("-p", "--parallelism", type=_positive_int, metavar="N",
+                     help="default parallelism of the program's jobs")
+    run.add_argument("-d", "--detached", action="store_true",
+                     help="submit and return without waiting for the job to end")
+
+    commands.add_parser("list", parents=[connection], help="list the jobs")
+    status = commands.add_parser("status", parents=[connection],
+                                 help="show a job, its vertices and subtasks")
+    status.add_argument("job_id", metavar="JOB_ID")
+    cancel = commands.add_parser("cancel", parents=[connection], help="cancel a job")
+    cancel.add_argument("job_id", metavar="JOB_ID")
+    commands.add_parser(
+        JOBMANAGER_COMMAND, add_help=False,
+        help=f"start a JobManager (arguments go to `python -m {JOBMANAGER_MODULE}`; "
+             "see `weir jobmanager --help`)")
+    return parser
+
+
+def resolve_address(option: str | None, environ: Mapping[str, str]) -> str:
+    """The JobManager address: ``--jobmanager``, else ``$WEIR_JOBMANAGER``, else the default.
+
+    Raises:
+        WeirError: the address is not HOST:PORT.
+    """
+    address = option or environ.get(JOBMANAGER_ENV) or DEFAULT_JOBMANAGER_ADDRESS
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        source = "--jobmanager" if option else JOBMANAGER_ENV
+        raise WeirError(f"{source} must be HOST:PORT, got {address!r}")
+    return address
+
+
+def resolve_token(option: str | None, environ: Mapping[str, str]) -> str | None:
+    """The bearer token: ``--token``, else ``$WEIR_TOKEN``, else none."""
+    return option or environ.get(TOKEN_ENV) or None
+
+
+def _dispatch(args: list[str], out: IO[str], err: IO[str]) -> int:
+    own, job_args = _split_job_args(args)
+    parser = build_parser()
+    try:
+        options, unknown = parser.parse_known_args(own)
+        if unknown or (job_args and options.command != "run"):
+            hint = " (pass the program's own arguments after --)" \
+                if options.command == "run" else ""
+            parser.error(f"unrecognized arguments: {' '.join(unknown + job_args)}{hint}")
+    except SystemExit as exit_request:  # --help, --version and usage errors
+        return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
+
+    address = resolve_address(options.jobmanager, os.environ)
+    token = resolve_token(options.token, os.environ)
+    if options.command == "run":
+        return run_program(RunOptions(options.file, address, token, options.parallelism,
+                                      options.detached, tuple(job_args)), out, err)
+    with JobManagerClient(address, token) as rpc:
+        if options.command == "list":
+            return jobs.list_jobs(rpc, out, time.time())
+        if options.command == "status":
+            return jobs.describe_job(rpc, options.job_id, out, time.time())
+        return jobs.cancel_job(rpc, options.job_id, out)
+
+
+def _split_job_args(args: list[str]) -> tuple[list[str], list[str]]:
+    if _ARGS_SEPARATOR not in args:
+        return args, []
+    at = args.index(_ARGS_SEPARATOR)
+    return args[:at], args[at + 1:]
+
+
+def _exec_jobmanager(args: list[str]) -> int:
+    """Replace this process with the JobManager (does not return unless exec fails)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, [sys.executable, "-m", JOBMANAGER_MODULE, *args])
+    except OSError as error:
+        raise WeirError(f"cannot start the JobManager ({sys.executable}: {error})") from None
+    return EXIT_ERROR  # not reached
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

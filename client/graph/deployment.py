@@ -1,0 +1,104 @@
+"""What the JobManager hands a TaskManager to run one subtask, and channel wiring rules.
+
+These plain dataclasses travel JobManager → TaskManager as Ray call
+arguments; both sides import them from here and never from each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from weir.proto import jobmanager_pb2 as pb
+
+__all__ = [
+    "ChannelKey",
+    "InputEdge",
+    "OutputEdge",
+    "TaskDeployment",
+    "TaskManagerInfo",
+    "connected_consumers",
+    "connected_producers",
+    "is_pointwise",
+]
+
+# (job id, attempt, consumer vertex id, input index, consumer subtask, producer subtask)
+ChannelKey = tuple[str, int, str, int, int, int]
+
+
+@dataclass(frozen=True)
+class TaskManagerInfo:
+    """A running TaskManager as the JobManager sees it."""
+
+    name: str
+    data_host: str
+    data_port: int
+    slots: int
+
+
+@dataclass(frozen=True)
+class OutputEdge:
+    """Where one output of a task goes: ``consumers[i]`` is (subtask, TaskManager name, host, port)."""
+
+    consumer_vertex_id: str
+    input_index: int
+    partitioner: int
+    key_selector: bytes
+    consumer_parallelism: int
+    max_parallelism: int
+    consumers: tuple[tuple[int, str, str, int], ...]
+
+
+@dataclass(frozen=True)
+class InputEdge:
+    """One input of a task: the producer subtasks it reads from."""
+
+    producer_vertex_id: str
+    input_index: int
+    producer_subtasks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TaskDeployment:
+    """Everything a TaskManager needs to run one subtask of one attempt of a job."""
+
+    job_id: str
+    attempt: int
+    vertex_id: str
+    vertex_name: str
+    subtask_index: int
+    parallelism: int
+    max_parallelism: int
+    operator_chain: bytes
+    is_source: bool
+    inputs: tuple[InputEdge, ...]
+    outputs: tuple[OutputEdge, ...]
+    configuration: dict[str, str] = field(default_factory=dict)
+
+    def channel_key(self, input_edge: InputEdge, producer_subtask: int) -> ChannelKey:
+        return (self.job_id, self.attempt, self.vertex_id, input_edge.input_index,
+                self.subtask_index, producer_subtask)
+
+
+def is_pointwise(partitioner: int) -> bool:
+    """Forward and rescale connect each producer to a few consumers, not to all."""
+    return partitioner in (pb.FORWARD, pb.RESCALE)
+
+
+def connected_consumers(partitioner: int, producer: int, producer_parallelism: int,
+                        consumer_parallelism: int) -> list[int]:
+    """The consumer subtasks that producer subtask ``producer`` sends to."""
+    if not is_pointwise(partitioner):
+        return list(range(consumer_parallelism))
+    if producer_parallelism >= consumer_parallelism:
+        return [producer * consumer_parallelism // producer_parallelism]
+    start = producer * consumer_parallelism // producer_parallelism
+    end = (producer + 1) * consumer_parallelism // producer_parallelism
+    return list(range(start, end))
+
+
+def connected_producers(partitioner: int, consumer: int, producer_parallelism: int,
+                        consumer_parallelism: int) -> list[int]:
+    """The producer subtasks that consumer subtask ``consumer`` reads from."""
+    return [p for p in range(producer_parallelism)
+            if consumer in connected_consumers(partitioner, p, producer_parallelism,
+                                               consumer_parallelism)]

@@ -1,0 +1,1 @@
+"""The JobManager: gRPC service, dispatcher, job masters, scheduling onto Ray TaskManagers."""

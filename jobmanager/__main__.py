@@ -1,0 +1,81 @@
+"""``weir jobmanager`` / ``python -m weir.jobmanager``: run a JobManager until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+import ray
+
+from weir.jobmanager.resource_manager import RAY_NAMESPACE
+from weir.jobmanager.runner import JobManager, JobManagerConfig
+from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="weir jobmanager",
+                                     description="Run a weir JobManager with its TaskManagers.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)")
+    parser.add_argument("--port", type=int, default=6123, help="gRPC port (default 6123)")
+    parser.add_argument("--token", default=os.environ.get("WEIR_TOKEN"),
+                        help="require this bearer token from clients (default: $WEIR_TOKEN)")
+    parser.add_argument("--ray-address", default=None,
+                        help="Ray cluster to join (default: start a local Ray)")
+    parser.add_argument("--taskmanagers", type=int, default=2, help="TaskManagers to start")
+    parser.add_argument("--slots", type=int, default=2, help="task slots per TaskManager")
+    parser.add_argument("--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
+                        help="largest gRPC message in bytes (default 64 MiB)")
+    parser.add_argument("--advertised-host", default=None,
+                        help="host TaskManagers and clients use to reach this JobManager")
+    parser.add_argument("--taskmanager-bind-host", default="127.0.0.1",
+                        help="address TaskManagers bind their data port to")
+    return parser
+
+
+async def _serve(config: JobManagerConfig) -> None:
+    jobmanager = JobManager(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await jobmanager.start()
+    print(f"JobManager listening on {config.host}:{jobmanager.port} with {config.taskmanagers} "
+          f"TaskManagers x {config.slots} slots" + (" (token required)" if config.token else ""),
+          flush=True)
+    await stop.wait()
+    print("JobManager stopping", flush=True)
+    await jobmanager.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.taskmanagers < 1 or args.slots < 1:
+        print("error: --taskmanagers and --slots must be at least 1", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = JobManagerConfig(host=args.host, port=args.port, token=args.token or None,
+                              taskmanagers=args.taskmanagers, slots=args.slots,
+                              max_message_bytes=args.max_message_size,
+                              advertised_host=args.advertised_host,
+                              taskmanager_bind_host=args.taskmanager_bind_host)
+    ray.init(address=args.ray_address, namespace=RAY_NAMESPACE, include_dashboard=False,
+             logging_level=logging.WARNING)
+    try:
+        asyncio.run(_serve(config))
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

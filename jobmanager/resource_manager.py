@@ -1,0 +1,104 @@
+"""Starts TaskManager actors on Ray and tells the JobManager when one dies.
+
+TaskManagers are named Ray actors (``taskmanager-<n>`` in namespace ``weir``).
+The actor class is found through the ``weir.runtime`` entry point, so the
+JobManager never imports the TaskManager package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+import ray
+
+from weir.graph.deployment import TaskManagerInfo
+
+__all__ = ["RAY_NAMESPACE", "RayResourceManager", "TaskManagerSpec"]
+
+log = logging.getLogger(__name__)
+RAY_NAMESPACE = "weir"
+
+
+@dataclass(frozen=True)
+class TaskManagerSpec:
+    """How to start TaskManagers."""
+
+    count: int
+    slots: int
+    jobmanager_address: str
+    token: str | None
+    bind_host: str = "127.0.0.1"
+    advertised_host: str | None = None
+    num_cpus: float = 0
+
+
+def _actor_class() -> Any:
+    found = entry_points(group="weir.runtime", name="taskmanager")
+    if not found:
+        raise RuntimeError("the TaskManager runtime is not installed (entry point "
+                           "weir.runtime:taskmanager); reinstall weir")
+    return ray.remote(next(iter(found)).load())
+
+
+class RayResourceManager:
+    """Owns the TaskManager actors of one JobManager."""
+
+    def __init__(self) -> None:
+        self._spec = TaskManagerSpec(0, 0, "", None)
+        self._on_lost: Callable[[str, str], None] = lambda name, cause: None
+        self._actor_class = _actor_class()
+        self.handles: dict[str, Any] = {}
+        self.infos: dict[str, TaskManagerInfo] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._next_index = 0
+
+    async def start(self, spec: TaskManagerSpec,
+                    on_taskmanager_lost: Callable[[str, str], None]) -> None:
+        """Start ``spec.count`` TaskManagers; ``on_taskmanager_lost(name, cause)`` reports deaths."""
+        self._spec = spec
+        self._on_lost = on_taskmanager_lost
+        await asyncio.gather(*(self.start_taskmanager() for _ in range(self._spec.count)))
+
+    async def start_taskmanager(self) -> TaskManagerInfo:
+        name = f"taskmanager-{self._next_index}"
+        self._next_index += 1
+        spec = self._spec
+        handle = self._actor_class.options(
+            name=name, namespace=RAY_NAMESPACE, num_cpus=spec.num_cpus,
+            max_concurrency=1000, scheduling_strategy="SPREAD",
+        ).remote(name, spec.jobmanager_address, spec.token, spec.slots, spec.bind_host,
+                 spec.advertised_host)
+        info: TaskManagerInfo = await handle.start.remote()
+        self.handles[name] = handle
+        self.infos[name] = info
+        self._watchers[name] = asyncio.get_running_loop().create_task(self._watch(name, handle))
+        log.info("started %s (data port %s)", name, info.data_port)
+        return info
+
+    async def _watch(self, name: str, handle: Any) -> None:
+        try:
+            await handle.wait_for_death.remote()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure of the call means the actor is gone
+            self.handles.pop(name, None)
+            self.infos.pop(name, None)
+            log.warning("%s is gone: %s", name, error)
+            self._on_lost(name, f"TaskManager {name} died: {type(error).__name__}")
+
+    async def stop(self) -> None:
+        for watcher in self._watchers.values():
+            watcher.cancel()
+        for name, handle in list(self.handles.items()):
+            try:
+                await asyncio.wait_for(handle.shutdown.remote(), 5)
+            except Exception:  # noqa: BLE001 - terminate before kill
+                log.debug("graceful shutdown of %s failed", name, exc_info=True)
+            ray.kill(handle)
+        self.handles.clear()
+        self.infos.clear()

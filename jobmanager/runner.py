@@ -1,0 +1,71 @@
+"""The JobManager process: gRPC server, dispatcher and TaskManagers, started and stopped together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+
+from weir.jobmanager.dispatcher import Dispatcher
+from weir.jobmanager.resource_manager import RayResourceManager, TaskManagerSpec
+from weir.jobmanager.server import create_server
+from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES
+
+__all__ = ["JobManager", "JobManagerConfig"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobManagerConfig:
+    host: str = "127.0.0.1"
+    port: int = 6123
+    token: str | None = None
+    taskmanagers: int = 2
+    slots: int = 2
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    advertised_host: str | None = None
+    taskmanager_bind_host: str = "127.0.0.1"
+
+
+class JobManager:
+    """Start with ``await start()`` on the event loop that will serve it (Ray must be initialized)."""
+
+    def __init__(self, config: JobManagerConfig) -> None:
+        self.config = config
+        self.port = 0
+        self._server: grpc.aio.Server | None = None
+        self._resources: RayResourceManager | None = None
+
+    @property
+    def address(self) -> str:
+        host = self.config.advertised_host or self.config.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"{host}:{self.port}"
+
+    async def start(self) -> None:
+        config = self.config
+        self._resources = RayResourceManager()
+        dispatcher = Dispatcher(self._resources)
+        self._server = create_server(dispatcher, config.token, config.max_message_bytes)
+        try:
+            self.port = self._server.add_insecure_port(f"{config.host}:{config.port}")
+        except RuntimeError as error:
+            raise OSError(f"cannot listen on {config.host}:{config.port}: {error}") from None
+        await self._server.start()
+        remote_taskmanagers = config.taskmanager_bind_host != "127.0.0.1"
+        await self._resources.start(
+            TaskManagerSpec(config.taskmanagers, config.slots, self.address, config.token,
+                            bind_host=config.taskmanager_bind_host,
+                            advertised_host=config.advertised_host if remote_taskmanagers
+                            else None),
+            dispatcher.taskmanager_lost)
+        log.info("JobManager listening on %s:%s", config.host, self.port)
+
+    async def stop(self, grace_s: float = 2.0) -> None:
+        if self._server is not None:
+            await self._server.stop(grace_s)
+        if self._resources is not None:
+            await self._resources.stop()

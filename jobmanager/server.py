@@ -1,0 +1,116 @@
+"""gRPC servicers: thin adapters from ``weir.v1.JobManager`` and the internal service to the
+Dispatcher, plus the bearer-token check."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from weir.jobmanager.dispatcher import Dispatcher, JobSubmissionError, UnknownJobError
+from weir.proto import jobmanager_pb2 as pb
+from weir.proto import jobmanager_pb2_grpc as pb_grpc
+from weir.rpc.auth import AUTHORIZATION_KEY, channel_options
+
+__all__ = ["JobManagerInternalServicer", "JobManagerServicer", "TokenInterceptor", "create_server"]
+
+
+class TokenInterceptor(grpc.aio.ServerInterceptor):
+    """Rejects every call without ``authorization: Bearer <token>``."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+        async def deny(request: Any, context: grpc.aio.ServicerContext) -> None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+        self._deny_unary = grpc.unary_unary_rpc_method_handler(deny)
+
+        async def deny_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+            yield  # pragma: no cover - abort raises
+
+        self._deny_stream = grpc.unary_stream_rpc_method_handler(deny_stream)
+
+    async def intercept_service(
+            self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+            handler_call_details: grpc.HandlerCallDetails) -> Any:
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == AUTHORIZATION_KEY and hmac.compare_digest(
+                    value.encode() if isinstance(value, str) else value, self._expected):
+                return await continuation(handler_call_details)
+        if handler_call_details.method.endswith("StreamJobOutput"):
+            return self._deny_stream
+        return self._deny_unary
+
+
+class JobManagerServicer(pb_grpc.JobManagerServicer):
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def SubmitJob(self, request: pb.SubmitJobRequest,
+                        context: grpc.aio.ServicerContext) -> pb.SubmitJobResponse:
+        try:
+            job_id = await self._dispatcher.submit(request.job_graph)
+        except JobSubmissionError as error:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        return pb.SubmitJobResponse(job_id=job_id)
+
+    async def ListJobs(self, request: pb.ListJobsRequest,
+                       context: grpc.aio.ServicerContext) -> pb.ListJobsResponse:
+        jobs = sorted(self._dispatcher.jobs.values(), key=lambda m: m.start_time)
+        return pb.ListJobsResponse(jobs=[m.summary() for m in jobs])
+
+    async def GetJob(self, request: pb.GetJobRequest,
+                     context: grpc.aio.ServicerContext) -> pb.JobDetails:
+        return (await self._job(request.job_id, context)).details()
+
+    async def CancelJob(self, request: pb.CancelJobRequest,
+                        context: grpc.aio.ServicerContext) -> pb.CancelJobResponse:
+        (await self._job(request.job_id, context)).cancel()
+        return pb.CancelJobResponse()
+
+    async def StreamJobOutput(self, request: pb.StreamJobOutputRequest,
+                              context: grpc.aio.ServicerContext) -> AsyncIterator[pb.JobOutput]:
+        master = await self._job(request.job_id, context)
+        async for output in master.output.follow(request.collect, master.details):
+            yield output
+
+    async def _job(self, job_id: str, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return self._dispatcher.get(job_id)
+        except UnknownJobError:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no job {job_id}")
+
+
+class JobManagerInternalServicer(pb_grpc.JobManagerInternalServicer):
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def UpdateTaskExecutionState(self, request: pb.TaskExecutionStateUpdate,
+                                       context: grpc.aio.ServicerContext) -> pb.Ack:
+        self._dispatcher.update_task(request)
+        return pb.Ack()
+
+    async def ReportTaskOutput(self, request: pb.TaskOutput,
+                               context: grpc.aio.ServicerContext) -> pb.Ack:
+        await self._dispatcher.report_output(request)
+        return pb.Ack()
+
+    async def Heartbeat(self, request: pb.TaskManagerHeartbeat,
+                        context: grpc.aio.ServicerContext) -> pb.Ack:
+        self._dispatcher.heartbeat(request)
+        return pb.Ack()
+
+
+def create_server(dispatcher: Dispatcher, token: str | None,
+                  max_message_bytes: int) -> grpc.aio.Server:
+    interceptors = [TokenInterceptor(token)] if token else []
+    server = grpc.aio.server(interceptors=interceptors,
+                             options=channel_options(max_message_bytes))
+    pb_grpc.add_JobManagerServicer_to_server(JobManagerServicer(dispatcher), server)
+    pb_grpc.add_JobManagerInternalServicer_to_server(JobManagerInternalServicer(dispatcher),
+                                                     server)
+    return server

@@ -1,0 +1,92 @@
+"""The TaskManager Ray actor: a thin adapter that deploys and cancels StreamTasks.
+
+All of a TaskManager's tasks, its data connections and its JobManager client
+run on the actor's asyncio event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from weir.graph.deployment import TaskDeployment, TaskManagerInfo
+from weir.proto import jobmanager_pb2 as pb
+from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id
+from weir.taskmanager.network.environment import NetworkEnvironment
+from weir.taskmanager.task import StreamTask
+
+__all__ = ["TaskManagerActor"]
+
+log = logging.getLogger(__name__)
+HEARTBEAT_INTERVAL_S = 1.0
+TaskKey = tuple[str, int, str, int]
+
+
+class TaskManagerActor:
+    """Runs subtasks in ``slots`` slots; the JobManager decides what goes where."""
+
+    def __init__(self, name: str, jobmanager_address: str, token: str | None, slots: int,
+                 bind_host: str = "127.0.0.1", advertised_host: str | None = None) -> None:
+        self._name = name
+        self._jobmanager_address = jobmanager_address
+        self._token = token
+        self._slots = slots
+        self._bind_host = bind_host
+        self._advertised_host = advertised_host or bind_host
+        self._tasks: dict[TaskKey, tuple[StreamTask, asyncio.Task[None]]] = {}
+        self._network = NetworkEnvironment(bind_host)
+        self._gateway: JobManagerGateway | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def start(self) -> TaskManagerInfo:
+        """Open the data port and start heartbeats; returns where peers reach this TaskManager."""
+        port = await self._network.start()
+        self._gateway = JobManagerGateway(self._jobmanager_address, self._token)
+        self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeats())
+        return TaskManagerInfo(self._name, self._advertised_host, port, self._slots)
+
+    async def ping(self) -> int:
+        return os.getpid()
+
+    async def wait_for_death(self) -> None:
+        """Never returns: the JobManager awaits it to learn when this actor dies."""
+        await asyncio.Event().wait()
+
+    async def deploy_task(self, deployment: TaskDeployment) -> None:
+        assert self._gateway is not None, "start() first"
+        task = StreamTask(deployment, self._network, self._gateway, self._name)
+        key = (deployment.job_id, deployment.attempt, deployment.vertex_id,
+               deployment.subtask_index)
+        runner = asyncio.get_running_loop().create_task(task.run())
+        self._tasks[key] = (task, runner)
+        runner.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    async def cancel_job(self, job_id: str) -> None:
+        """Cancel every task of ``job_id`` (any attempt) and wait until they stopped."""
+        runners = [runner for (job, *_), (_, runner) in list(self._tasks.items()) if job == job_id]
+        for runner in runners:
+            runner.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+
+    async def shutdown(self) -> None:
+        for _, runner in list(self._tasks.values()):
+            runner.cancel()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        await self._network.close()
+        if self._gateway is not None:
+            await self._gateway.close()
+
+    async def _heartbeats(self) -> None:
+        assert self._gateway is not None
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+            beat = pb.TaskManagerHeartbeat(taskmanager=self._name)
+            for task, _ in list(self._tasks.values()):
+                beat.tasks.add(task=task_id(task.deployment), records_in=task.records_in,
+                               records_out=task.records_out)
+            try:
+                await self._gateway.heartbeat(beat)
+            except Exception:  # noqa: BLE001 - the JobManager may be restarting
+                log.debug("heartbeat to the JobManager failed", exc_info=True)

@@ -1,0 +1,60 @@
+"""The TaskManager's client of the JobManager's internal gRPC service."""
+
+from __future__ import annotations
+
+import grpc
+
+from weir.graph.deployment import TaskDeployment
+from weir.proto import jobmanager_pb2 as pb
+from weir.proto import jobmanager_pb2_grpc as pb_grpc
+from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES, bearer_metadata, channel_options
+
+__all__ = ["JobManagerGateway", "TaskOutputReporter", "task_id"]
+
+
+def task_id(deployment: TaskDeployment) -> pb.TaskId:
+    return pb.TaskId(job_id=deployment.job_id, attempt=deployment.attempt,
+                     vertex_id=deployment.vertex_id, subtask=deployment.subtask_index)
+
+
+class JobManagerGateway:
+    """Reports task states, output and heartbeats. Created on the TaskManager's event loop."""
+
+    def __init__(self, address: str, token: str | None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+        self._channel = grpc.aio.insecure_channel(address,
+                                                  options=channel_options(max_message_bytes))
+        self._stub = pb_grpc.JobManagerInternalStub(self._channel)
+        self._metadata = bearer_metadata(token)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def update_task_state(self, deployment: TaskDeployment, state: int,
+                                failure_cause: str = "", records_in: int = 0,
+                                records_out: int = 0) -> None:
+        await self._stub.UpdateTaskExecutionState(
+            pb.TaskExecutionStateUpdate(task=task_id(deployment), state=state,
+                                        failure_cause=failure_cause, records_in=records_in,
+                                        records_out=records_out),
+            metadata=self._metadata)
+
+    async def report_output(self, output: pb.TaskOutput) -> None:
+        await self._stub.ReportTaskOutput(output, metadata=self._metadata)
+
+    async def heartbeat(self, heartbeat: pb.TaskManagerHeartbeat) -> None:
+        await self._stub.Heartbeat(heartbeat, metadata=self._metadata, timeout=10)
+
+
+class TaskOutputReporter:
+    """The OutputReporter of one task: print lines and collected batches, in order."""
+
+    def __init__(self, gateway: JobManagerGateway, deployment: TaskDeployment) -> None:
+        self._gateway = gateway
+        self._task = task_id(deployment)
+
+    async def print_lines(self, lines: list[str]) -> None:
+        await self._gateway.report_output(pb.TaskOutput(task=self._task, print_lines=lines))
+
+    async def collected(self, batch: bytes) -> None:
+        await self._gateway.report_output(pb.TaskOutput(task=self._task, collected_batch=batch))

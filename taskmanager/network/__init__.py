@@ -1,0 +1,1 @@
+"""The data plane: channels with credit-based flow control, local and over TCP."""

@@ -1,0 +1,1 @@
+"""Runtime operators: the few primitives every API operator is built from."""

@@ -1,0 +1,271 @@
+"""StreamTask: one subtask's mailbox loop.
+
+Records, timers and end-of-input are handled one at a time on the
+TaskManager's event loop, so operators and their state need no locks. The
+loop, in order:
+
+1. set up: unpickle the operator chain, register input channels, open output
+   channels, open the operators;
+2. run: a source task polls its reader; other tasks poll their input gate;
+   due processing-time timers fire between batches; partly filled buffers go
+   out when the buffer timeout passes;
+3. end of input: operators emit what end of input fires, the sink finishes,
+   buffers are flushed and EndOfPartition goes out on every channel;
+4. report FINISHED (or FAILED with the user's traceback, or CANCELED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from typing import Any, Callable
+
+import cloudpickle
+
+from weir.datastream.connectors.base import SourceReader
+from weir.graph.deployment import ChannelKey, TaskDeployment
+from weir.graph.operators import OperatorSpec, SourceSpec
+from weir.proto import jobmanager_pb2 as pb
+from weir.taskmanager.jobmanager_gateway import JobManagerGateway, TaskOutputReporter
+from weir.taskmanager.network.environment import NetworkEnvironment
+from weir.taskmanager.network.events import END_OF_PARTITION
+from weir.taskmanager.network.input_gate import InputGate
+from weir.taskmanager.network.record_writer import RecordWriter
+from weir.taskmanager.operators.base import OperatorContext
+from weir.taskmanager.operators.chain import OperatorChain
+
+__all__ = ["StreamTask", "wall_clock_ms"]
+
+BUFFER_TIMEOUT = "execution.buffer-timeout"
+BUFFER_RECORDS = "taskmanager.network.buffer-records"
+SOURCE_BATCH = "source.batch-records"
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class StreamTask:
+    """Runs one subtask until its input ends, it fails, or it is cancelled."""
+
+    def __init__(self, deployment: TaskDeployment, network: NetworkEnvironment,
+                 gateway: JobManagerGateway, local_taskmanager: str,
+                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self.deployment = deployment
+        self._network = network
+        self._gateway = gateway
+        self._local_taskmanager = local_taskmanager
+        self._clock_ms = clock_ms
+        config = deployment.configuration
+        timeout_ms = int(config.get(BUFFER_TIMEOUT, "100"))
+        self._buffer_timeout_s = max(timeout_ms, 0) / 1000.0
+        self._buffer_records = int(config.get(BUFFER_RECORDS, "1000"))
+        self._source_batch = int(config.get(SOURCE_BATCH, "1000"))
+        self._wakeup = asyncio.Event()
+        self._gate: InputGate | None = None
+        self._input_keys: list[ChannelKey] = []
+        self._output_keys: list[ChannelKey] = []
+        self._writers: list[RecordWriter] = []
+        self._timer_handle: asyncio.TimerHandle | None = None
+        self._timer_due = False
+        self._last_flush = time.monotonic()
+        self._reader: SourceReader[Any] | None = None
+        self._chain = OperatorChain([])
+        self._sink_records = 0
+        self.records_in = 0
+        self.state = pb.TASK_DEPLOYING
+
+    @property
+    def records_out(self) -> int:
+        return sum(w.records_out for w in self._writers) or self._sink_records
+
+    # ------------------------------------------------------------------ driver
+
+    async def run(self) -> None:
+        """Run to the end and report the final state to the JobManager."""
+        failure = ""
+        try:
+            await self._set_up()
+            await self._report(pb.TASK_RUNNING)
+            if self._reader is not None:
+                await self._run_source()
+            else:
+                await self._run_inputs()
+            await self._end_input()
+            final = pb.TASK_FINISHED
+        except asyncio.CancelledError:
+            final = pb.TASK_CANCELED
+        except Exception:  # noqa: BLE001 - the user's failure is reported, not raised
+            final = pb.TASK_FAILED
+            failure = traceback.format_exc()
+        finally:
+            failure = self._tear_down(failure)
+        if failure and final != pb.TASK_CANCELED:
+            final = pb.TASK_FAILED
+        await self._report(final, failure)
+
+    async def _report(self, state: int, failure: str = "") -> None:
+        self.state = state
+        await self._gateway.update_task_state(self.deployment, state, failure,
+                                              self.records_in, self.records_out)
+
+    # ------------------------------------------------------------------ set up
+
+    async def _set_up(self) -> None:
+        d = self.deployment
+        specs: list[OperatorSpec] = cloudpickle.loads(d.operator_chain)
+        if isinstance(specs[0], SourceSpec):
+            self._reader = specs[0].source.create_reader(d.subtask_index, d.parallelism)
+            specs = specs[1:]
+        self._chain = OperatorChain(specs)
+        self._register_inputs()
+        await self._open_outputs()
+        self._chain.open(OperatorContext(
+            task_name=d.vertex_name, subtask_index=d.subtask_index, parallelism=d.parallelism,
+            max_parallelism=d.max_parallelism, attempt=d.attempt, configuration=d.configuration,
+            clock_ms=self._clock_ms, request_timer_wakeup=self._request_timer_wakeup,
+            reporter=TaskOutputReporter(self._gateway, d)))
+
+    def _register_inputs(self) -> None:
+        d = self.deployment
+        channels = [(edge, producer) for edge in d.inputs for producer in edge.producer_subtasks]
+        if not channels:
+            return
+        self._gate = InputGate(len(channels), self._wakeup.set)
+        for index, (edge, producer) in enumerate(channels):
+            key = d.channel_key(edge, producer)
+            self._input_keys.append(key)
+            self._network.register_input(key, self._gate, index)
+
+    async def _open_outputs(self) -> None:
+        d = self.deployment
+        for edge in d.outputs:
+            channels = []
+            for subtask, taskmanager, host, port in edge.consumers:
+                key = (d.job_id, d.attempt, edge.consumer_vertex_id, edge.input_index, subtask,
+                       d.subtask_index)
+                self._output_keys.append(key)
+                channels.append(await self._network.open_output(
+                    key, host, port, local=taskmanager == self._local_taskmanager))
+            selector = cloudpickle.loads(edge.key_selector) if edge.key_selector else None
+            self._writers.append(RecordWriter(
+                channels, edge.partitioner, self._buffer_records, selector,
+                edge.max_parallelism, [c[0] for c in edge.consumers]))
+
+    def _tear_down(self, failure: str) -> str:
+        """Close operators and release channels; returns the failure, or the close failure."""
+        if self._timer_handle is not None:
+            self._timer_handle.cancel()
+        self._network.unregister_inputs(self._input_keys)
+        self._network.release_outputs(self._output_keys)
+        try:
+            self._chain.close()
+            if self._reader is not None:
+                self._reader.close()
+        except Exception:  # noqa: BLE001 - reported like any user failure
+            failure = failure or traceback.format_exc()
+        return failure
+
+    # ------------------------------------------------------------------- loops
+
+    async def _run_source(self) -> None:
+        reader = self._reader
+        assert reader is not None
+        batch_size = self._source_batch
+        while True:
+            await self._fire_due_timers()
+            batch = await reader.poll_batch(batch_size)
+            if batch is None:
+                return
+            if batch:
+                await self._emit(self._chain.process(batch))
+            await self._maybe_flush()
+            await asyncio.sleep(0)  # let the other tasks of this TaskManager run
+
+    async def _run_inputs(self) -> None:
+        gate = self._gate
+        assert gate is not None
+        chain = self._chain
+        while not gate.finished:
+            await self._fire_due_timers()
+            polled = gate.poll()
+            if polled is None:
+                await self._idle()
+                continue
+            item = polled[1]
+            if type(item) is list:
+                self.records_in += len(item)
+                await self._emit(chain.process(item))
+                await self._maybe_flush()
+
+    async def _idle(self) -> None:
+        """Wait for input or a timer; flush partly filled buffers when the timeout passes."""
+        self._wakeup.clear()
+        remaining = self._buffer_timeout_s - (time.monotonic() - self._last_flush)
+        if remaining <= 0:
+            await self._flush()
+            await self._wakeup.wait()
+            return
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), remaining)
+        except asyncio.TimeoutError:
+            await self._flush()
+
+    async def _end_input(self) -> None:
+        await self._emit(self._chain.end_input())
+        if self._chain.sink is not None:
+            await self._chain.sink.finish()
+        for writer in self._writers:
+            await writer.broadcast_event(END_OF_PARTITION)
+
+    # ------------------------------------------------------------------ output
+
+    async def _emit(self, records: list[Any]) -> None:
+        if not records:
+            return
+        sink = self._chain.sink
+        if sink is not None:
+            self._sink_records += len(records)
+            await sink.write(records)
+            return
+        for writer in self._writers:
+            writer.emit(records)
+            if writer.has_ready:
+                await writer.send_ready()
+
+    async def _maybe_flush(self) -> None:
+        if time.monotonic() - self._last_flush >= self._buffer_timeout_s:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        self._last_flush = time.monotonic()
+        for writer in self._writers:
+            await writer.flush()
+        if self._chain.sink is not None:
+            await self._chain.sink.flush()
+
+    # ------------------------------------------------------------------ timers
+
+    def _request_timer_wakeup(self, timestamp_ms: int) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (timestamp_ms - self._clock_ms()) / 1000.0)
+        if self._timer_handle is not None and self._timer_handle.when() <= loop.time() + delay:
+            return
+        if self._timer_handle is not None:
+            self._timer_handle.cancel()
+        self._timer_handle = loop.call_later(delay, self._on_timer_due)
+
+    def _on_timer_due(self) -> None:
+        self._timer_handle = None
+        self._timer_due = True
+        self._wakeup.set()
+
+    async def _fire_due_timers(self) -> None:
+        if not self._timer_due:
+            return
+        self._timer_due = False
+        await self._emit(self._chain.fire_processing_timers(self._clock_ms()))
+        upcoming = self._chain.next_processing_timer()
+        if upcoming is not None:
+            self._request_timer_wakeup(upcoming)
