@@ -24,7 +24,7 @@ from weir.taskmanager.network.transport import CREDIT, DATA, SUBSCRIBE, Connecti
 
 __all__ = ["LocalOutputChannel", "NetworkEnvironment", "OutputChannel", "RemoteOutputChannel"]
 
-DEFAULT_INITIAL_CREDITS = 4
+DEFAULT_INITIAL_CREDITS = 16
 
 
 class OutputChannel(Protocol):

@@ -19,6 +19,8 @@ from weir.taskmanager.network.environment import OutputChannel
 
 __all__ = ["RecordWriter"]
 
+_KEY_CACHE_SIZE = 100_000
+
 
 class RecordWriter:
     """One output edge of a task: partitioner plus per-channel buffers."""
@@ -40,6 +42,9 @@ class RecordWriter:
             position = {subtask: i for i, subtask in enumerate(channel_subtasks)}
             self._channel_of_group = [position.get(s, s) for s in table]
             self._max_parallelism = max_parallelism
+            # key -> channel: hot keys skip the stable hash (dict lookups use Python's hash,
+            # which is fine within one process)
+            self._channel_of_key: dict[Any, int] = {}
         self._random = random.Random()
 
     def _choose_emit(self, partitioner: int) -> Callable[[list[Any]], None]:
@@ -90,10 +95,16 @@ class RecordWriter:
         key_of = self._key_selector
         table = self._channel_of_group
         maxp = self._max_parallelism
+        cache = self._channel_of_key
+        cached = cache.get
         for record in records:
             key = key_of(record)
-            h = stable_hash(key)
-            buckets[table[h % maxp]].append(record)
+            channel = cached(key)
+            if channel is None:
+                channel = cache[key] = table[stable_hash(key) % maxp]
+            buckets[channel].append(record)
+        if len(cache) > _KEY_CACHE_SIZE:
+            cache.clear()
         for channel, bucket in enumerate(buckets):
             if bucket:
                 self._append(channel, bucket)

@@ -74,20 +74,21 @@ class SinkFunctionOperator(SinkOperator):
     def __init__(self, spec: SinkFunctionSpec) -> None:
         super().__init__(spec)
         self._function = spec.function
-        if isinstance(spec.function, Function):
-            invoke = function_call(spec.function, "invoke")
-            self._call = lambda value: invoke(value, None)
-        else:
-            self._call = spec.function
+        self._invoke = function_call(spec.function, "invoke")
+        self._takes_context = isinstance(spec.function, Function)
 
     def open(self, context: OperatorContext) -> None:
         if isinstance(self._function, Function):
             self._function.open(StreamingRuntimeContext(context, None))
 
     async def write(self, records: list[Any]) -> None:
-        call = self._call
-        for record in records:
-            call(record)
+        invoke = self._invoke
+        if self._takes_context:
+            for record in records:
+                invoke(record, None)
+        else:
+            for record in records:
+                invoke(record)
 
     def close(self) -> None:
         if isinstance(self._function, Function):
