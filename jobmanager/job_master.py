@@ -60,20 +60,20 @@ class JobMaster:
     # ------------------------------------------------------------- lifecycle
 
     async def deploy(self, assignment: SlotAssignment, taskmanagers: dict[str, Any]) -> None:
-        """Deploy every subtask; the job is RUNNING once all deploy calls returned."""
+        """Deploy every subtask; the job is RUNNING from here, as in Flink, because
+        fast subtasks may finish before the last deploy call returns."""
         self.assignment = assignment
         deployments = build_deployments(self.job_id, self.attempt, self.graph, assignment,
                                         taskmanagers)
         for d in deployments:
             self._subtasks[(d.vertex_id, d.subtask_index)] = SubtaskStatus(
                 pb.TASK_DEPLOYING, assignment[(d.vertex_id, d.subtask_index)])
+        if self.state == pb.CREATED:
+            self._transition(pb.RUNNING)
         try:
             await asyncio.gather(*(self._deploy_one(d) for d in deployments))
         except Exception as error:  # noqa: BLE001 - a failed deployment fails the job
             self.fail(f"deploying the job failed: {type(error).__name__}: {error}")
-            return
-        if self.state == pb.CREATED:
-            self._transition(pb.RUNNING)
 
     async def _deploy_one(self, deployment: TaskDeployment) -> None:
         tm = self.assignment[(deployment.vertex_id, deployment.subtask_index)]

@@ -198,6 +198,7 @@ class StreamTask:
                 self.records_in += len(item)
                 await self._emit(chain.process(item))
                 await self._maybe_flush()
+                await asyncio.sleep(0)  # let heartbeats, the network and other tasks run
 
     async def _idle(self) -> None:
         """Wait for input or a timer; flush partly filled buffers when the timeout passes."""
