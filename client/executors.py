@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Protocol
@@ -44,10 +44,10 @@ class ExecutorFactory(Protocol):
 
 
 class RemoteExecutor:
-    """Submits to a running JobManager."""
+    """Submits to a running JobManager; ``on_submitted`` is called with each new job's id."""
 
     def __init__(self, address: str, token: str | None = None, detached: bool = False,
-                 on_submitted: list[str] | None = None) -> None:
+                 on_submitted: Callable[[str], None] | None = None) -> None:
         self._address = address
         self._token = token
         self._detached = detached
@@ -57,19 +57,29 @@ class RemoteExecutor:
         rpc = JobManagerClient(self._address, self._token)
         job_id = rpc.submit_job(job_graph)
         if self._on_submitted is not None:
-            self._on_submitted.append(job_id)
+            self._on_submitted(job_id)
         return JobClient(job_id, rpc, follow=not self._detached or collect, collect=collect)
 
 
 @dataclass
 class SubmissionContext:
-    """Set by ``weir run`` around the user's program."""
+    """Set by ``weir run`` around the user's program.
+
+    ``on_submitted`` is told each job id as soon as the JobManager accepted the
+    job (``weir run`` prints it, as ``flink run`` does, before following the job).
+    """
 
     address: str
     token: str | None = None
     parallelism: int | None = None
     detached: bool = False
+    on_submitted: Callable[[str], None] | None = None
     submitted_job_ids: list[str] = field(default_factory=list)
+
+    def job_submitted(self, job_id: str) -> None:
+        self.submitted_job_ids.append(job_id)
+        if self.on_submitted is not None:
+            self.on_submitted(job_id)
 
 
 _context: contextvars.ContextVar[SubmissionContext | None] = contextvars.ContextVar(
@@ -94,7 +104,7 @@ def executor_for(configuration: Configuration) -> PipelineExecutor:
     context = _context.get()
     if context is not None:
         return RemoteExecutor(context.address, context.token, context.detached,
-                              context.submitted_job_ids)
+                              context.job_submitted)
     address = os.environ.get(JOBMANAGER_ENV) or configuration.get_string("jobmanager.address")
     if address:
         return RemoteExecutor(address, os.environ.get(TOKEN_ENV))

@@ -8,6 +8,7 @@ never used for strings.
 from __future__ import annotations
 
 import dataclasses
+import math
 import zlib
 from typing import Any
 
@@ -32,6 +33,7 @@ class UnstableKeyError(TypeError):
 
 
 _GOLDEN = 0x9E3779B97F4A7C15
+_NAN_HASH = 0x7FF8000000000000 & _MASK
 
 
 def _hash_int(value: int) -> int:
@@ -67,8 +69,14 @@ def stable_hash(key: Any) -> int:
             else:
                 acc = (acc * 1000003 ^ stable_hash(item)) & _MASK
         return acc
-    if kind is bool or kind is float:
-        return _hash_int(hash(key))
+    if kind is float:
+        # An integral float hashes as the int it equals (1.0 and 1 are one key, as in a
+        # dict); hash() of a non-integral float is not salted, but that of NaN is per object.
+        if key.is_integer():
+            return stable_hash(int(key))
+        return _NAN_HASH if math.isnan(key) else _hash_int(hash(key))
+    if kind is bool:
+        return _hash_int(int(key))
     if kind is bytes:
         return zlib.crc32(key) * 0x9E3779B1 & _MASK
     if key is None:

@@ -18,14 +18,14 @@ from grpc_tools import protoc
 PROTO_DIR = Path(__file__).resolve().parent.parent / "proto"
 
 
-def generate(out_dir: Path) -> list[Path]:
-    """Compile every proto/*.proto into ``out_dir``; return the files written."""
+def generate(out_dir: Path, proto_dir: Path = PROTO_DIR) -> list[Path]:
+    """Compile every ``proto_dir/*.proto`` into ``out_dir``; return the files written."""
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         package_dir = root / "weir" / "proto"
         package_dir.mkdir(parents=True)
-        sources = sorted(PROTO_DIR.glob("*.proto"))
+        sources = sorted(proto_dir.glob("*.proto"))
         for source in sources:
             shutil.copy(source, package_dir / source.name)
         args = ["protoc", f"-I{root}", f"--python_out={root}", f"--pyi_out={root}",

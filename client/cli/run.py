@@ -8,6 +8,7 @@ submits to the JobManager named on the command line.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import runpy
 import sys
@@ -16,12 +17,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-from weir.common.configuration import ConfigError
-from weir.common.job_client import JobExecutionException
-
 # weir.datastream must be imported before weir.graph: importing weir.graph.operators
 # first fails on the cycle weir.graph.operators -> weir.datastream -> weir.graph.operators.
-import weir.datastream  # noqa: F401, E402, I001
+import weir.datastream  # noqa: F401
+from weir.common.configuration import ConfigError
+from weir.common.job_client import JobExecutionException
 from weir.executors import SubmissionContext, submission_context
 from weir.graph.generator import InvalidJobError
 from weir.proto import jobmanager_pb2 as pb
@@ -55,7 +55,7 @@ def run_program(options: RunOptions, out: IO[str], err: IO[str]) -> int:
         3. a failed job prints its cause to ``err`` (exit 1); an exception of the
            program prints the program's traceback (exit 1); weir's own errors
            propagate to the caller, which prints them as ``error: ...``;
-        4. report each submitted job: its id (detached) or its run time (attached).
+        4. report how each job ended (attached; its id was printed at submission).
 
     Raises:
         WeirError: the JobManager is unreachable, rejected the token, ...
@@ -66,10 +66,12 @@ def run_program(options: RunOptions, out: IO[str], err: IO[str]) -> int:
         err.write(f"error: no such file: {options.file}\n")
         return EXIT_USAGE
     context = SubmissionContext(options.address, options.token, options.parallelism,
-                                options.detached)
+                                options.detached, functools.partial(_announce, out))
     try:
         with submission_context(context), _program_environment(options.file, options.job_args):
-            runpy.run_path(options.file, run_name="__main__")
+            # An absolute path, as ``python FILE`` gives ``__main__`` since 3.9: the program's
+            # functions then name their file absolutely in tracebacks made on TaskManagers.
+            runpy.run_path(os.path.abspath(options.file), run_name="__main__")
     except SystemExit as exit_request:
         code = _exit_code(exit_request, err)
         if code != 0:
@@ -81,7 +83,7 @@ def run_program(options: RunOptions, out: IO[str], err: IO[str]) -> int:
     except KeyboardInterrupt:
         _hint_running_jobs(context, err)
         raise
-    except Exception as error:  # noqa: BLE001 - weir errors are re-raised below
+    except Exception as error:
         if _is_weir_error(error):
             raise
         out.flush()
@@ -138,14 +140,17 @@ def _report(context: SubmissionContext, path: str, out: IO[str], err: IO[str]) -
                   "calls env.execute()\n")
         return 1
     if context.detached:
-        for job_id in context.submitted_job_ids:
-            out.write(f"Job has been submitted with JobID {job_id}\n")
         return 0
     code = 0
     with JobManagerClient(context.address, context.token) as rpc:
         for job_id in context.submitted_job_ids:
             code = max(code, _report_attached(rpc.get_job(job_id), out, err))
     return code
+
+
+def _announce(out: IO[str], job_id: str) -> None:
+    out.write(f"Job has been submitted with JobID {job_id}\n")
+    out.flush()
 
 
 def _report_attached(job: pb.JobDetails, out: IO[str], err: IO[str]) -> int:

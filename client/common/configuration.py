@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Configuration", "ConfigError"]
+__all__ = ["ConfigError", "Configuration"]
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,9 @@ class Configuration:
         return self._data.get(key, default_value)
 
     def set_integer(self, key: str, value: int) -> Configuration:
+        # int() would truncate a float and accept a string unchecked.
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ConfigError(f"configuration '{key}' must be set to an integer, got {value!r}")
         return self.set_string(key, str(int(value)))
 
     def get_integer(self, key: str, default_value: int = 0) -> int:
@@ -59,6 +63,8 @@ class Configuration:
         raise ConfigError(f"configuration '{key}' must be true or false, got {raw!r}")
 
     def set_float(self, key: str, value: float) -> Configuration:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ConfigError(f"configuration '{key}' must be set to a number, got {value!r}")
         return self.set_string(key, repr(float(value)))
 
     def get_float(self, key: str, default_value: float = 0.0) -> float:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Self, TypeVar
 
 import grpc
 
@@ -39,10 +39,10 @@ class JobManagerClient:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> JobManagerClient:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
     def _call(self, method: Callable[..., R], request: Any, job_id: str = "") -> R:
@@ -59,7 +59,7 @@ class JobManagerClient:
                 and "Received message larger" not in details:
             return JobManagerUnavailableError(self.address)
         if code == grpc.StatusCode.UNAUTHENTICATED:
-            return AuthenticationError(self.address)
+            return AuthenticationError(self.address, token_sent=bool(self._metadata))
         if code == grpc.StatusCode.NOT_FOUND:
             return JobNotFoundError(job_id)
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED:

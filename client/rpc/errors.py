@@ -16,15 +16,17 @@ class WeirError(Exception):
 
 class JobManagerUnavailableError(WeirError):
     def __init__(self, address: str) -> None:
-        super().__init__(f"cannot reach JobManager at {address} — start one with "
-                         "`weir jobmanager` or unset WEIR_JOBMANAGER")
+        super().__init__(f"cannot reach JobManager at {address} — is it running? Start one "
+                         "with `weir jobmanager`, or name a running one with "
+                         "--jobmanager HOST:PORT or WEIR_JOBMANAGER")
         self.address = address
 
 
 class AuthenticationError(WeirError):
-    def __init__(self, address: str) -> None:
-        super().__init__(f"the JobManager at {address} rejected the token — pass the "
-                         "JobManager's token with --token or WEIR_TOKEN")
+    def __init__(self, address: str, token_sent: bool = True) -> None:
+        problem = "rejected the token" if token_sent else "requires a token and none was given"
+        super().__init__(f"the JobManager at {address} {problem} — pass the JobManager's "
+                         "token with --token or WEIR_TOKEN")
 
 
 class JobNotFoundError(WeirError):
