@@ -2,8 +2,9 @@
 
 Event i = (user_id = (i*7919) % 10000, ts_ms = 1_700_000_000_000 + i, amount = (i % 100) * 0.5).
 
-- W1: key by (user, 1-minute window) and reduce (count, sum of amount); every
-  result (each rolling update) goes to a counting sink.
+- W1: event time ts_ms (monotonous watermarks), key by user, 1-minute tumbling
+  event-time windows, ``aggregate`` (count, sum of amount, count squared) per
+  window; one result per (user, window) goes to a counting sink.
 - W2: map amount*2, keep even users, counting sink.
 
 The counting sink writes each subtask's (count, checksum) to a file when it
@@ -16,9 +17,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from weir.common import WatermarkStrategy
-from weir.datastream import SinkFunction, StreamExecutionEnvironment
+from weir.common import Time, WatermarkStrategy
+from weir.datastream import AggregateFunction, SinkFunction, StreamExecutionEnvironment
 from weir.datastream.connectors.number_seq import NumberSequenceSource
+from weir.datastream.window import TumblingEventTimeWindows
 
 TS0 = 1_700_000_000_000
 
@@ -53,12 +55,35 @@ def read_counts(out_dir: str) -> tuple[int, float]:
     return sum(p["count"] for p in parts), sum(p["checksum"] for p in parts)
 
 
+def event_time(i: int, record_timestamp: int) -> int:
+    return TS0 + i
+
+
+class CountAndSum(AggregateFunction):
+    """(count, sum of amount, count squared) of a window: the square makes the checksum
+    depend on how records were grouped into windows."""
+
+    def create_accumulator(self) -> tuple[int, float]:
+        return 0, 0.0
+
+    def add(self, value: tuple[int, int, float], accumulator: tuple[int, float]
+            ) -> tuple[int, float]:
+        return accumulator[0] + 1, accumulator[1] + value[2]
+
+    def get_result(self, accumulator: tuple[int, float]) -> tuple[int, float, int]:
+        return accumulator[0], accumulator[1], accumulator[0] * accumulator[0]
+
+    def merge(self, a: tuple[int, float], b: tuple[int, float]) -> tuple[int, float]:
+        return a[0] + b[0], a[1] + b[1]
+
+
 def build_w1(env: StreamExecutionEnvironment, n: int, out_dir: str) -> None:
-    (env.from_source(NumberSequenceSource(0, n - 1), WatermarkStrategy.no_watermarks(), "events")
+    strategy = WatermarkStrategy.for_monotonous_timestamps().with_timestamp_assigner(event_time)
+    (env.from_source(NumberSequenceSource(0, n - 1), strategy, "events")
         .map(event)
-        .map(lambda e: (e[0], e[1] // 60000, 1, e[2]))
-        .key_by(lambda r: (r[0], r[1]))
-        .reduce(lambda a, b: (a[0], a[1], a[2] + b[2], a[3] + b[3]))
+        .key_by(lambda e: e[0])
+        .window(TumblingEventTimeWindows.of(Time.minutes(1)))
+        .aggregate(CountAndSum())
         .add_sink(CountingSink(out_dir, 2)))
 
 
@@ -71,26 +96,21 @@ def build_w2(env: StreamExecutionEnvironment, n: int, out_dir: str) -> None:
 
 
 def plain_w1(n: int) -> tuple[int, float]:
-    """The same rolling reduce in one loop: (results, sum of counts of all results)."""
+    """The same windows in one loop: (windows with results, sum of squared counts)."""
     table: dict[tuple[int, int], tuple[int, float]] = {}
-    results = 0
-    checksum = 0
     for i in range(n):
         user, ts, amount = (i * 7919) % 10000, TS0 + i, (i % 100) * 0.5
-        key = (user, ts // 60000)
+        key = (user, ts - ts % 60000)
         acc = table.get(key)
-        acc = (1, amount) if acc is None else (acc[0] + 1, acc[1] + amount)
-        table[key] = acc
-        results += 1
-        checksum += acc[0]
-    return results, float(checksum)
+        table[key] = (1, amount) if acc is None else (acc[0] + 1, acc[1] + amount)
+    return len(table), float(sum(count * count for count, _ in table.values()))
 
 
 def plain_w2(n: int) -> tuple[int, float]:
     results = 0
     checksum = 0.0
     for i in range(n):
-        user, ts, amount = (i * 7919) % 10000, TS0 + i, (i % 100) * 0.5
+        user, _, amount = (i * 7919) % 10000, TS0 + i, (i % 100) * 0.5
         doubled = amount * 2
         if user % 2 == 0:
             results += 1

@@ -36,7 +36,21 @@ def _parser() -> argparse.ArgumentParser:
                         help="host TaskManagers and clients use to reach this JobManager")
     parser.add_argument("--taskmanager-bind-host", default="127.0.0.1",
                         help="address TaskManagers bind their data port to")
+    parser.add_argument("-D", dest="dynamic_properties", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="a configuration option with Flink's key, e.g. "
+                             "-D state.checkpoints.dir=s3://bucket/checkpoints (repeatable)")
     return parser
+
+
+def _configuration(properties: list[str]) -> dict[str, str]:
+    configuration = {}
+    for item in properties:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"-D takes KEY=VALUE, got {item!r}")
+        configuration[key.strip()] = value.strip()
+    return configuration
 
 
 async def _serve(config: JobManagerConfig) -> None:
@@ -59,14 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.taskmanagers < 1 or args.slots < 1:
         print("error: --taskmanagers and --slots must be at least 1", file=sys.stderr)
         return 2
+    try:
+        configuration = _configuration(args.dynamic_properties)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = JobManagerConfig(host=args.host, port=args.port, token=args.token or None,
                               taskmanagers=args.taskmanagers, slots=args.slots,
                               max_message_bytes=args.max_message_size,
                               advertised_host=args.advertised_host,
-                              taskmanager_bind_host=args.taskmanager_bind_host)
+                              taskmanager_bind_host=args.taskmanager_bind_host,
+                              configuration=configuration)
     ray.init(address=args.ray_address, namespace=RAY_NAMESPACE, include_dashboard=False,
              logging_level=logging.WARNING)
+    print(f"Ray cluster at {ray.get_runtime_context().gcs_address}", flush=True)
     try:
         asyncio.run(_serve(config))
     except OSError as error:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from collections.abc import Coroutine, Mapping
+from typing import Any
 
-from weir.jobmanager.job_master import JobMaster
+from weir.checkpoint import checkpoint_settings, load_savepoint
+from weir.common.configuration import ConfigError
+from weir.graph.deployment import TaskManagerInfo
+from weir.jobmanager.checkpoint_store import JobCheckpointStore
+from weir.jobmanager.job_master import JobMaster, RestorePoint
 from weir.jobmanager.resource_manager import RayResourceManager
-from weir.jobmanager.scheduler import NotEnoughSlotsError, assign_slots
+from weir.jobmanager.restart_strategy import restart_strategy_from_configuration
+from weir.jobmanager.scheduler import NotEnoughSlotsError, SlotAssignment, assign_slots
+from weir.jobmanager.state_assignment import StateAssignmentError, assign_restored_state
 from weir.proto import jobmanager_pb2 as pb
 
 __all__ = ["Dispatcher", "JobSubmissionError", "UnknownJobError"]
@@ -25,45 +34,113 @@ class JobSubmissionError(ValueError):
 
 
 class Dispatcher:
-    """Touched only on the JobManager's event loop."""
+    """Touched only on the JobManager's event loop.
 
-    def __init__(self, resources: RayResourceManager) -> None:
+    ``configuration`` is the cluster's (Flink keys); a job's own configuration
+    overrides it for that job.
+    """
+
+    def __init__(self, resources: RayResourceManager,
+                 configuration: Mapping[str, str] | None = None) -> None:
         self._resources = resources
+        self.configuration = dict(configuration or {})
+        self.handles = resources.handles
         self.jobs: dict[str, JobMaster] = {}
         self._used_slots: dict[str, int] = {}
-        self._deploying: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ slot pool
 
     def _free_slots(self) -> dict[str, int]:
         return {name: info.slots - self._used_slots.get(name, 0)
                 for name, info in self._resources.infos.items()}
 
-    async def submit(self, graph: pb.JobGraph) -> str:
-        _validate(graph)
-        try:
-            assignment = assign_slots(graph, self._free_slots())
-        except NotEnoughSlotsError as error:
-            raise JobSubmissionError(str(error)) from None
-        job_id = uuid.uuid4().hex
-        master = JobMaster(job_id, graph, self._resources.handles, self._release)
-        self.jobs[job_id] = master
+    def allocate(self, graph: pb.JobGraph) -> tuple[SlotAssignment, dict[str, TaskManagerInfo]]:
+        assignment = assign_slots(graph, self._free_slots())
         for tm in set(assignment.values()):
             self._used_slots[tm] = self._used_slots.get(tm, 0) + _slots_on(assignment, tm)
-        task = asyncio.get_running_loop().create_task(
-            master.deploy(assignment, dict(self._resources.infos)))
-        self._deploying.add(task)
-        task.add_done_callback(self._deploying.discard)
+        return assignment, dict(self._resources.infos)
+
+    def release(self, assignment: SlotAssignment) -> None:
+        for tm in set(assignment.values()):
+            if tm in self._used_slots:
+                self._used_slots[tm] -= _slots_on(assignment, tm)
+
+    async def wait_for_slots(self, graph: pb.JobGraph, timeout_s: float) -> None:
+        """Wait until the free slots can hold ``graph`` (replacement TaskManagers start)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                assign_slots(graph, self._free_slots())
+                return
+            except NotEnoughSlotsError:
+                await asyncio.sleep(0.1)
+        assign_slots(graph, self._free_slots())  # raises with the reason
+
+    # ------------------------------------------------------------- submission
+
+    async def submit(self, graph: pb.JobGraph, savepoint_path: str = "",
+                     allow_non_restored_state: bool = False, job_id: str | None = None) -> str:
+        _validate(graph)
+        configuration = {**self.configuration, **graph.configuration}
+        try:
+            settings = checkpoint_settings(configuration)
+            restart_strategy = restart_strategy_from_configuration(configuration)
+        except ConfigError as error:
+            raise JobSubmissionError(str(error)) from None
+        initial_restore = None
+        if savepoint_path:
+            initial_restore = await self._savepoint(graph, savepoint_path, configuration,
+                                                    allow_non_restored_state)
+        try:
+            assignment, taskmanagers = self.allocate(graph)
+        except NotEnoughSlotsError as error:
+            raise JobSubmissionError(str(error)) from None
+        job_id = job_id or uuid.uuid4().hex
+        master = JobMaster(job_id, graph, self, self.configuration, settings,
+                           JobCheckpointStore(settings, job_id, configuration),
+                           restart_strategy, self._job_ended, initial_restore)
+        self.jobs[job_id] = master
+        self._spawn(master.start(assignment, taskmanagers))
         log.info("job %s (%s) submitted", job_id, graph.name)
         return job_id
 
-    def _release(self, master: JobMaster) -> None:
-        for tm in set(master.assignment.values()):
-            self._used_slots[tm] -= _slots_on(master.assignment, tm)
+    async def _savepoint(self, graph: pb.JobGraph, path: str, configuration: dict[str, str],
+                         allow_non_restored_state: bool) -> RestorePoint:
+        try:
+            metadata = await load_savepoint(path, configuration)
+            assign_restored_state(graph, metadata, path, allow_non_restored_state)
+        except StateAssignmentError as error:
+            raise JobSubmissionError(f"cannot restore from {path}: {error}") from None
+        except Exception as error:  # noqa: BLE001 - a missing or unreadable savepoint
+            raise JobSubmissionError(f"cannot read the savepoint at {path}: {error}") from None
+        return RestorePoint(metadata, path, allow_non_restored_state)
+
+    def _job_ended(self, master: JobMaster) -> None:
+        log.info("job %s ended %s", master.job_id, pb.JobState.Name(master.state))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def get(self, job_id: str) -> JobMaster:
         try:
             return self.jobs[job_id]
         except KeyError:
             raise UnknownJobError(job_id) from None
+
+    async def trigger_savepoint(self, job_id: str, target_directory: str, stop: bool) -> str:
+        master = self.get(job_id)
+        target = target_directory or self.configuration.get("state.savepoints.dir", "") \
+            or master.graph.configuration.get("state.savepoints.dir", "")
+        if not target:
+            raise JobSubmissionError("no savepoint directory: give one, or set "
+                                     "state.savepoints.dir")
+        directory = f"{target.rstrip('/')}/savepoint-{job_id[:6]}-{uuid.uuid4().hex[:12]}"
+        return await master.trigger_savepoint(directory, stop)
+
+    # ---------------------------------------------------------------- reports
 
     def taskmanager_lost(self, name: str, cause: str) -> None:
         self._used_slots.pop(name, None)
@@ -74,6 +151,16 @@ class Dispatcher:
         master = self.jobs.get(update.task.job_id)
         if master is not None:
             master.update_task(update)
+
+    def acknowledge_checkpoint(self, ack: pb.AcknowledgeCheckpoint) -> None:
+        master = self.jobs.get(ack.task.job_id)
+        if master is not None:
+            master.acknowledge_checkpoint(ack)
+
+    def decline_checkpoint(self, decline: pb.DeclineCheckpoint) -> None:
+        master = self.jobs.get(decline.task.job_id)
+        if master is not None:
+            master.decline_checkpoint(decline)
 
     def heartbeat(self, heartbeat: pb.TaskManagerHeartbeat) -> None:
         for metrics in heartbeat.tasks:
@@ -91,7 +178,7 @@ class Dispatcher:
             await master.output.add_batch(output.collected_batch)
 
 
-def _slots_on(assignment: dict[tuple[str, int], str], tm: str) -> int:
+def _slots_on(assignment: SlotAssignment, tm: str) -> int:
     return len({subtask for (_, subtask), owner in assignment.items() if owner == tm})
 
 

@@ -1,8 +1,12 @@
-"""JobMaster: runs one job — deploys its subtasks, tracks their states, ends the job.
+"""JobMaster: runs one job — deploys its subtasks, tracks them, checkpoints, restarts.
 
 A job finishes when every subtask finished (sources exhausted, every record
-delivered). The first failure fails the job: the other subtasks are
-cancelled and the user's traceback becomes the job's failure cause.
+delivered and, with checkpointing on, the final checkpoint complete). A task
+failure or a lost TaskManager restarts the job when the restart strategy
+allows it: every task of the attempt is cancelled, slots are taken again
+(replacement TaskManagers come from the resource manager), and the next
+attempt starts from the latest completed checkpoint. Otherwise the job fails
+with the user's traceback as its cause.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from weir.graph.deployment import TaskDeployment
+from weir.checkpoint import CheckpointMetadata, CheckpointSettings
+from weir.graph.deployment import TaskDeployment, TaskManagerInfo, TaskRestore
+from weir.jobmanager.checkpoint_coordinator import CheckpointCoordinator, CompletedCheckpointStore
 from weir.jobmanager.job_output import JobOutputLog
 from weir.jobmanager.job_status import (
     JOB_TERMINAL,
@@ -22,12 +28,17 @@ from weir.jobmanager.job_status import (
     check_job_transition,
     check_task_transition,
 )
+from weir.jobmanager.restart_strategy import RestartStrategy
 from weir.jobmanager.scheduler import SlotAssignment, build_deployments
+from weir.jobmanager.state_assignment import assign_restored_state
+from weir.jobmanager.task_gateway import RayTaskGateway
 from weir.proto import jobmanager_pb2 as pb
 
-__all__ = ["JobMaster", "SubtaskStatus"]
+__all__ = ["JobMaster", "JobResources", "SubtaskStatus"]
 
 log = logging.getLogger(__name__)
+CANCEL_TIMEOUT_S = 30.0
+SLOT_WAIT_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -36,53 +47,126 @@ class SubtaskStatus:
     taskmanager: str
     records_in: int = 0
     records_out: int = 0
+    end_of_input: bool = False
+
+
+class JobResources(Protocol):
+    """The slots and TaskManagers a job runs on (the Dispatcher's slot pool)."""
+
+    handles: dict[str, Any]
+
+    def allocate(self, graph: pb.JobGraph) -> tuple[SlotAssignment, dict[str, TaskManagerInfo]]:
+        """Raises NotEnoughSlotsError when the free slots cannot hold the job."""
+
+    def release(self, assignment: SlotAssignment) -> None: ...
+
+    async def wait_for_slots(self, graph: pb.JobGraph, timeout_s: float) -> None: ...
+
+
+class RecoverableCheckpointStore(CompletedCheckpointStore, Protocol):
+    async def latest_completed(self) -> tuple[CheckpointMetadata, str] | None:
+        """The newest checkpoint whose metadata and files are intact, and its directory."""
+
+
+@dataclass(frozen=True)
+class RestorePoint:
+    """Where an attempt's state comes from."""
+
+    metadata: CheckpointMetadata
+    directory: str
+    allow_non_restored_state: bool = False
 
 
 class JobMaster:
     """Touched only on the JobManager's event loop."""
 
-    def __init__(self, job_id: str, graph: pb.JobGraph, handles: dict[str, Any],
-                 on_terminal: Callable[[JobMaster], None]) -> None:
+    def __init__(self, job_id: str, graph: pb.JobGraph, resources: JobResources,
+                 configuration: dict[str, str], settings: CheckpointSettings,
+                 store: RecoverableCheckpointStore, restart_strategy: RestartStrategy,
+                 on_terminal: Callable[[JobMaster], None],
+                 initial_restore: RestorePoint | None = None) -> None:
         self.job_id = job_id
         self.graph = graph
+        self.configuration = configuration
         self.state = pb.CREATED
         self.start_time = time.time()
         self.end_time = 0.0
         self.failure_cause = ""
+        self.last_restart_cause = ""
+        self.num_restarts = 0
         self.output = JobOutputLog()
         self.attempt = 0
         self.assignment: SlotAssignment = {}
-        self._handles = handles
+        self.restored_id = 0
+        self._resources = resources
+        self._store = store
+        self._restart_strategy = restart_strategy
         self._on_terminal = on_terminal
+        self._restore_point = initial_restore
         self._subtasks: dict[tuple[str, int], SubtaskStatus] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._stopping_with_savepoint = False
+        self._gateway = RayTaskGateway(job_id, resources.handles)
+        self.coordinator = CheckpointCoordinator(
+            job_id, settings, store, self._gateway, on_failure=self._checkpointing_failed)
 
     # ------------------------------------------------------------- lifecycle
 
-    async def deploy(self, assignment: SlotAssignment, taskmanagers: dict[str, Any]) -> None:
-        """Deploy every subtask; the job is RUNNING from here, as in Flink, because
-        fast subtasks may finish before the last deploy call returns."""
+    async def start(self, assignment: SlotAssignment,
+                    taskmanagers: dict[str, TaskManagerInfo]) -> None:
+        """Deploy the first attempt on slots the dispatcher already allocated."""
+        await self._deploy(assignment, taskmanagers)
+
+    async def _deploy(self, assignment: SlotAssignment,
+                      taskmanagers: dict[str, TaskManagerInfo]) -> None:
+        """Deploy every subtask of the current attempt; the job is RUNNING from here, as in
+        Flink, because fast subtasks may finish before the last deploy call returns."""
         self.assignment = assignment
+        try:
+            restores = await self._restores()
+        except Exception as error:  # noqa: BLE001 - unusable state fails the job
+            self.fail(f"cannot restore the job's state: {error}")
+            return
         deployments = build_deployments(self.job_id, self.attempt, self.graph, assignment,
-                                        taskmanagers)
-        for d in deployments:
-            self._subtasks[(d.vertex_id, d.subtask_index)] = SubtaskStatus(
+                                        taskmanagers, self.configuration, restores)
+        self._subtasks = {
+            (d.vertex_id, d.subtask_index): SubtaskStatus(
                 pb.TASK_DEPLOYING, assignment[(d.vertex_id, d.subtask_index)])
-        if self.state == pb.CREATED:
-            self._transition(pb.RUNNING)
+            for d in deployments}
+        self._gateway.assignment = assignment
+        self._gateway.attempt = self.attempt
+        self._transition(pb.RUNNING)
+        self.coordinator.start(
+            self._subtasks, [(d.vertex_id, d.subtask_index) for d in deployments if d.is_source],
+            {v.id: v.parallelism for v in self.graph.vertices})
         try:
             await asyncio.gather(*(self._deploy_one(d) for d in deployments))
-        except Exception as error:  # noqa: BLE001 - a failed deployment fails the job
-            self.fail(f"deploying the job failed: {type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001 - a failed deployment is a task failure
+            self._task_failed(f"deploying the job failed: {type(error).__name__}: {error}")
+
+    async def _restores(self) -> dict[tuple[str, int], TaskRestore]:
+        """The state of each subtask: from the latest complete, intact checkpoint, else from
+        the savepoint the job was submitted with, else none."""
+        latest = await self._store.latest_completed()
+        if latest is not None:
+            self._restore_point = RestorePoint(*latest)
+        point = self._restore_point
+        if point is None:
+            return {}
+        self.restored_id = point.metadata.checkpoint_id
+        self.coordinator.next_id = max(self.coordinator.next_id, self.restored_id + 1)
+        return assign_restored_state(self.graph, point.metadata, point.directory,
+                                     point.allow_non_restored_state)
 
     async def _deploy_one(self, deployment: TaskDeployment) -> None:
         tm = self.assignment[(deployment.vertex_id, deployment.subtask_index)]
-        await self._handles[tm].deploy_task.remote(deployment)
+        await self._resources.handles[tm].deploy_task.remote(deployment)
 
     def cancel(self) -> None:
         if self.state in JOB_TERMINAL or self.state in (pb.CANCELING, pb.FAILING):
             return
         self._transition(pb.CANCELING)
+        self.coordinator.stop("the job is cancelled")
         self._cancel_tasks()
 
     def fail(self, cause: str) -> None:
@@ -92,41 +176,109 @@ class JobMaster:
         if self.state == pb.CANCELING:
             return  # cancelling already; the job ends CANCELED
         self._transition(pb.FAILING)
+        self.coordinator.stop("the job failed")
         self._cancel_tasks()
+
+    async def trigger_savepoint(self, target_directory: str, stop: bool) -> str:
+        """Take a savepoint into ``target_directory``; with ``stop``, then end the job."""
+        if self.state != pb.RUNNING:
+            raise RuntimeError(f"job {self.job_id} is {pb.JobState.Name(self.state)}, "
+                               "not RUNNING: savepoints are taken of running jobs")
+        path = await self.coordinator.trigger(savepoint_uri=target_directory, stop_job=stop)
+        if stop and self.state == pb.RUNNING:
+            self._stopping_with_savepoint = True
+            self.coordinator.stop("the job stopped with a savepoint")
+            self._cancel_tasks()
+        return path
 
     def _cancel_tasks(self) -> None:
         taskmanagers = {s.taskmanager for s in self._subtasks.values()
                         if s.state not in TASK_TERMINAL}
         for tm in taskmanagers:
-            handle = self._handles.get(tm)
-            if handle is not None:
+            handle = self._resources.handles.get(tm)
+            if handle is None:
+                self._mark_lost(tm)
+            else:
                 self._spawn(self._cancel_on(tm, handle))
         self._check_all_terminal()
 
     async def _cancel_on(self, tm: str, handle: Any) -> None:
         try:
             await handle.cancel_job.remote(self.job_id)
-        except Exception as error:  # noqa: BLE001 - a dead TaskManager cannot report
-            self.taskmanager_lost(tm, f"TaskManager {tm} failed while cancelling: {error}")
+        except Exception:  # noqa: BLE001 - a dead TaskManager cannot report
+            self._mark_lost(tm)
+            self._check_all_terminal()
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    # --------------------------------------------------------------- restarts
+
+    def _task_failed(self, cause: str) -> None:
+        """A task failed or a TaskManager was lost: restart, or fail the job."""
+        if self.state != pb.RUNNING or self._stopping_with_savepoint:
+            if self.state == pb.CREATED:
+                self.fail(cause)
+            return
+        delay = self._restart_strategy.on_failure(time.monotonic())
+        if delay is None:
+            self.fail(cause)
+            return
+        self.num_restarts += 1
+        self.last_restart_cause = cause
+        log.warning("job %s: restarting in %.1f s (restart %d) after: %s", self.job_id, delay,
+                    self.num_restarts, cause)
+        self._transition(pb.RESTARTING)
+        self.coordinator.stop("the job is restarting")
+        self._cancel_tasks()
+        self._spawn(self._restart(delay))
+
+    def _checkpointing_failed(self, cause: str) -> None:
+        self._task_failed(cause)
+
+    async def _restart(self, delay_s: float) -> None:
+        deadline = time.monotonic() + CANCEL_TIMEOUT_S
+        while not self._all_terminal() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(delay_s)
+        if self.state != pb.RESTARTING:
+            return  # cancelled meanwhile
+        self._resources.release(self.assignment)
+        self.assignment = {}
+        try:
+            await self._resources.wait_for_slots(self.graph, SLOT_WAIT_TIMEOUT_S)
+            assignment, taskmanagers = self._resources.allocate(self.graph)
+        except Exception as error:  # noqa: BLE001 - no slots: the job cannot run any more
+            self.failure_cause = f"cannot restart: {error}"
+            self._transition(pb.FAILING)
+            self._transition(pb.FAILED)
+            return
+        if self.state != pb.RESTARTING:
+            self._resources.release(assignment)
+            return
+        self.attempt += 1
+        await self._deploy(assignment, taskmanagers)
+
     # --------------------------------------------------------------- reports
 
     def update_task(self, update: pb.TaskExecutionStateUpdate) -> None:
         if update.task.attempt != self.attempt:
             return
-        status = self._subtasks.get((update.task.vertex_id, update.task.subtask))
-        if status is None or not check_task_transition(status.state, update.state):
+        key = (update.task.vertex_id, update.task.subtask)
+        status = self._subtasks.get(key)
+        if status is None or (update.state != status.state
+                              and not check_task_transition(status.state, update.state)):
             return
         status.state = update.state
         status.records_in = update.records_in
         status.records_out = update.records_out
+        if update.end_of_input and not status.end_of_input:
+            status.end_of_input = True
+            self.coordinator.task_input_ended(key)
         if update.state == pb.TASK_FAILED:
-            self.fail(update.failure_cause or "a task failed")
+            self._task_failed(update.failure_cause or "a task failed")
         self._check_all_terminal()
 
     def update_metrics(self, metrics: pb.TaskMetrics) -> None:
@@ -136,27 +288,47 @@ class JobMaster:
             status.records_in = metrics.records_in
             status.records_out = metrics.records_out
 
+    def acknowledge_checkpoint(self, ack: pb.AcknowledgeCheckpoint) -> None:
+        if ack.task.attempt == self.attempt:
+            self.coordinator.acknowledge((ack.task.vertex_id, ack.task.subtask),
+                                         ack.checkpoint_id,
+                                         ack.state if ack.HasField("state") else None,
+                                         list(ack.operators_with_state))
+
+    def decline_checkpoint(self, decline: pb.DeclineCheckpoint) -> None:
+        if decline.task.attempt == self.attempt:
+            self.coordinator.decline((decline.task.vertex_id, decline.task.subtask),
+                                     decline.checkpoint_id, decline.reason)
+
     def taskmanager_lost(self, tm: str, cause: str) -> None:
-        lost = [s for s in self._subtasks.values()
-                if s.taskmanager == tm and s.state not in TASK_TERMINAL]
-        if not lost:
+        if not self._mark_lost(tm):
             return
-        for status in lost:
-            status.state = pb.TASK_FAILED
-        self.fail(cause)
+        if self.state == pb.RUNNING:
+            self._task_failed(cause)
+        elif self.state == pb.CREATED:
+            self.fail(cause)
         self._check_all_terminal()
 
+    def _mark_lost(self, tm: str) -> bool:
+        lost = [s for s in self._subtasks.values()
+                if s.taskmanager == tm and s.state not in TASK_TERMINAL]
+        for status in lost:
+            status.state = pb.TASK_FAILED
+        return bool(lost)
+
+    def _all_terminal(self) -> bool:
+        return all(s.state in TASK_TERMINAL for s in self._subtasks.values())
+
     def _check_all_terminal(self) -> None:
-        if self.state in JOB_TERMINAL or not self._subtasks:
-            return
-        states = [s.state for s in self._subtasks.values()]
-        if not all(state in TASK_TERMINAL for state in states):
+        if self.state in JOB_TERMINAL or not self._all_terminal():
             return
         if self.state == pb.CANCELING:
             self._transition(pb.CANCELED)
         elif self.state == pb.FAILING:
             self._transition(pb.FAILED)
-        elif all(state == pb.TASK_FINISHED for state in states):
+        elif self.state == pb.RUNNING and (self._stopping_with_savepoint or all(
+                s.state == pb.TASK_FINISHED for s in self._subtasks.values())):
+            self.coordinator.stop("the job finished")
             self._transition(pb.FINISHED)
 
     def _transition(self, target: int) -> None:
@@ -166,6 +338,8 @@ class JobMaster:
         self.state = target
         if target in JOB_TERMINAL:
             self.end_time = time.time()
+            self._resources.release(self.assignment)
+            self.assignment = {}
             self._spawn(self.output.close())
             self._on_terminal(self)
 
@@ -178,7 +352,10 @@ class JobMaster:
     def details(self) -> pb.JobDetails:
         details = pb.JobDetails(job_id=self.job_id, name=self.graph.name, state=self.state,
                                 start_time=self.start_time, end_time=self.end_time,
-                                failure_cause=self.failure_cause)
+                                failure_cause=self.failure_cause,
+                                num_restarts=self.num_restarts,
+                                last_restart_cause=self.last_restart_cause,
+                                checkpoints=self.coordinator.counts(self.restored_id))
         for vertex in self.graph.vertices:
             view = details.vertices.add(id=vertex.id, name=vertex.name,
                                         parallelism=vertex.parallelism)

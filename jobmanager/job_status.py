@@ -17,7 +17,8 @@ TASK_TERMINAL = frozenset({pb.TASK_FINISHED, pb.TASK_CANCELED, pb.TASK_FAILED})
 
 _JOB_TRANSITIONS: dict[int, frozenset[int]] = {
     pb.CREATED: frozenset({pb.RUNNING, pb.CANCELING, pb.FAILING, pb.FAILED, pb.CANCELED}),
-    pb.RUNNING: frozenset({pb.FINISHED, pb.CANCELING, pb.FAILING}),
+    pb.RUNNING: frozenset({pb.FINISHED, pb.CANCELING, pb.FAILING, pb.RESTARTING}),
+    pb.RESTARTING: frozenset({pb.RUNNING, pb.CANCELING, pb.FAILING}),
     pb.CANCELING: frozenset({pb.CANCELED}),
     pb.FAILING: frozenset({pb.FAILED}),
 }

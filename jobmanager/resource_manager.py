@@ -56,6 +56,7 @@ class RayResourceManager:
         self.infos: dict[str, TaskManagerInfo] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._next_index = 0
+        self._stopping = False
 
     async def start(self, spec: TaskManagerSpec,
                     on_taskmanager_lost: Callable[[str, str], None]) -> None:
@@ -90,8 +91,21 @@ class RayResourceManager:
             self.infos.pop(name, None)
             log.warning("%s is gone: %s", name, error)
             self._on_lost(name, f"TaskManager {name} died: {type(error).__name__}")
+            await self._replace(name)
+
+    async def _replace(self, name: str) -> None:
+        """Keep the cluster at its size: start a TaskManager in place of a dead one."""
+        while not self._stopping:
+            try:
+                info = await self.start_taskmanager()
+                log.info("%s replaces %s", info.name, name)
+                return
+            except Exception as error:  # noqa: BLE001 - e.g. no node has room yet
+                log.warning("starting a replacement for %s failed: %s", name, error)
+                await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
+        self._stopping = True
         for watcher in self._watchers.values():
             watcher.cancel()
         for name, handle in list(self.handles.items()):

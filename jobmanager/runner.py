@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -27,6 +27,8 @@ class JobManagerConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     advertised_host: str | None = None
     taskmanager_bind_host: str = "127.0.0.1"
+    # Cluster configuration with Flink's keys (checkpoints, S3, restart strategy, …).
+    configuration: dict[str, str] = field(default_factory=dict)
 
 
 class JobManager:
@@ -48,7 +50,7 @@ class JobManager:
     async def start(self) -> None:
         config = self.config
         self._resources = RayResourceManager()
-        dispatcher = Dispatcher(self._resources)
+        dispatcher = Dispatcher(self._resources, config.configuration)
         self._server = create_server(dispatcher, config.token, config.max_message_bytes)
         try:
             self.port = self._server.add_insecure_port(f"{config.host}:{config.port}")

@@ -14,6 +14,7 @@ from weir.graph.deployment import (
     OutputEdge,
     TaskDeployment,
     TaskManagerInfo,
+    TaskRestore,
     connected_consumers,
     connected_producers,
 )
@@ -58,8 +59,15 @@ def assign_slots(graph: pb.JobGraph, free_slots: Mapping[str, int]) -> SlotAssig
 
 def build_deployments(job_id: str, attempt: int, graph: pb.JobGraph,
                       assignment: SlotAssignment,
-                      taskmanagers: Mapping[str, TaskManagerInfo]) -> list[TaskDeployment]:
-    """One TaskDeployment per subtask, with every input and output channel wired."""
+                      taskmanagers: Mapping[str, TaskManagerInfo],
+                      configuration: Mapping[str, str],
+                      restores: Mapping[tuple[str, int], TaskRestore] | None = None,
+                      ) -> list[TaskDeployment]:
+    """One TaskDeployment per subtask, with every input and output channel wired.
+
+    ``configuration`` is the cluster's, overridden by the job's; ``restores``
+    holds the state each subtask starts from, when it has any.
+    """
     vertices = {v.id: v for v in graph.vertices}
     outputs: dict[str, list[tuple[pb.JobVertex, pb.JobEdge]]] = {v.id: [] for v in graph.vertices}
     for vertex in graph.vertices:
@@ -75,7 +83,9 @@ def build_deployments(job_id: str, attempt: int, graph: pb.JobGraph,
                 is_source=vertex.is_source,
                 inputs=_inputs(vertex, subtask, vertices),
                 outputs=_outputs(vertex, subtask, outputs[vertex.id], assignment, taskmanagers),
-                configuration=dict(graph.configuration)))
+                configuration={**configuration, **graph.configuration},
+                operator_ids=tuple(vertex.operator_uids),
+                restore=(restores or {}).get((vertex.id, subtask))))
     return deployments
 
 

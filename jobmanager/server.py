@@ -53,7 +53,8 @@ class JobManagerServicer(pb_grpc.JobManagerServicer):
     async def SubmitJob(self, request: pb.SubmitJobRequest,
                         context: grpc.aio.ServicerContext) -> pb.SubmitJobResponse:
         try:
-            job_id = await self._dispatcher.submit(request.job_graph)
+            job_id = await self._dispatcher.submit(request.job_graph, request.savepoint_path,
+                                                   request.allow_non_restored_state)
         except JobSubmissionError as error:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
         return pb.SubmitJobResponse(job_id=job_id)
@@ -71,6 +72,21 @@ class JobManagerServicer(pb_grpc.JobManagerServicer):
                         context: grpc.aio.ServicerContext) -> pb.CancelJobResponse:
         (await self._job(request.job_id, context)).cancel()
         return pb.CancelJobResponse()
+
+    async def TriggerSavepoint(self, request: pb.TriggerSavepointRequest,
+                               context: grpc.aio.ServicerContext) -> pb.TriggerSavepointResponse:
+        await self._job(request.job_id, context)
+        try:
+            path = await self._dispatcher.trigger_savepoint(
+                request.job_id, request.target_directory, request.stop)
+        except (JobSubmissionError, RuntimeError) as error:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+        return pb.TriggerSavepointResponse(savepoint_path=path)
+
+    async def ListCheckpoints(self, request: pb.ListCheckpointsRequest,
+                              context: grpc.aio.ServicerContext) -> pb.ListCheckpointsResponse:
+        master = await self._job(request.job_id, context)
+        return pb.ListCheckpointsResponse(checkpoints=master.coordinator.list_checkpoints())
 
     async def StreamJobOutput(self, request: pb.StreamJobOutputRequest,
                               context: grpc.aio.ServicerContext) -> AsyncIterator[pb.JobOutput]:
@@ -102,6 +118,16 @@ class JobManagerInternalServicer(pb_grpc.JobManagerInternalServicer):
     async def Heartbeat(self, request: pb.TaskManagerHeartbeat,
                         context: grpc.aio.ServicerContext) -> pb.Ack:
         self._dispatcher.heartbeat(request)
+        return pb.Ack()
+
+    async def AcknowledgeTaskCheckpoint(self, request: pb.AcknowledgeCheckpoint,
+                                        context: grpc.aio.ServicerContext) -> pb.Ack:
+        self._dispatcher.acknowledge_checkpoint(request)
+        return pb.Ack()
+
+    async def DeclineTaskCheckpoint(self, request: pb.DeclineCheckpoint,
+                                    context: grpc.aio.ServicerContext) -> pb.Ack:
+        self._dispatcher.decline_checkpoint(request)
         return pb.Ack()
 
 

@@ -27,6 +27,7 @@ class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CANCELED: _ClassVar[JobState]
     FAILING: _ClassVar[JobState]
     FAILED: _ClassVar[JobState]
+    RESTARTING: _ClassVar[JobState]
 
 class ExecutionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -38,6 +39,13 @@ class ExecutionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_CANCELING: _ClassVar[ExecutionState]
     TASK_CANCELED: _ClassVar[ExecutionState]
     TASK_FAILED: _ClassVar[ExecutionState]
+
+class CheckpointStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHECKPOINT_STATUS_UNSPECIFIED: _ClassVar[CheckpointStatus]
+    IN_PROGRESS: _ClassVar[CheckpointStatus]
+    COMPLETED: _ClassVar[CheckpointStatus]
+    CHECKPOINT_FAILED: _ClassVar[CheckpointStatus]
 PARTITIONER_UNSPECIFIED: Partitioner
 FORWARD: Partitioner
 REBALANCE: Partitioner
@@ -53,6 +61,7 @@ CANCELING: JobState
 CANCELED: JobState
 FAILING: JobState
 FAILED: JobState
+RESTARTING: JobState
 EXECUTION_STATE_UNSPECIFIED: ExecutionState
 TASK_CREATED: ExecutionState
 TASK_DEPLOYING: ExecutionState
@@ -61,6 +70,10 @@ TASK_FINISHED: ExecutionState
 TASK_CANCELING: ExecutionState
 TASK_CANCELED: ExecutionState
 TASK_FAILED: ExecutionState
+CHECKPOINT_STATUS_UNSPECIFIED: CheckpointStatus
+IN_PROGRESS: CheckpointStatus
+COMPLETED: CheckpointStatus
+CHECKPOINT_FAILED: CheckpointStatus
 
 class JobEdge(_message.Message):
     __slots__ = ("source_vertex_id", "partitioner", "key_selector", "input_index")
@@ -112,10 +125,14 @@ class JobGraph(_message.Message):
     def __init__(self, name: _Optional[str] = ..., vertices: _Optional[_Iterable[_Union[JobVertex, _Mapping]]] = ..., configuration: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
-    __slots__ = ("job_graph",)
+    __slots__ = ("job_graph", "savepoint_path", "allow_non_restored_state")
     JOB_GRAPH_FIELD_NUMBER: _ClassVar[int]
+    SAVEPOINT_PATH_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_NON_RESTORED_STATE_FIELD_NUMBER: _ClassVar[int]
     job_graph: JobGraph
-    def __init__(self, job_graph: _Optional[_Union[JobGraph, _Mapping]] = ...) -> None: ...
+    savepoint_path: str
+    allow_non_restored_state: bool
+    def __init__(self, job_graph: _Optional[_Union[JobGraph, _Mapping]] = ..., savepoint_path: _Optional[str] = ..., allow_non_restored_state: _Optional[bool] = ...) -> None: ...
 
 class SubmitJobResponse(_message.Message):
     __slots__ = ("job_id",)
@@ -180,7 +197,7 @@ class VertexDetails(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., parallelism: _Optional[int] = ..., subtasks: _Optional[_Iterable[_Union[SubtaskDetails, _Mapping]]] = ...) -> None: ...
 
 class JobDetails(_message.Message):
-    __slots__ = ("job_id", "name", "state", "start_time", "end_time", "failure_cause", "vertices")
+    __slots__ = ("job_id", "name", "state", "start_time", "end_time", "failure_cause", "vertices", "num_restarts", "last_restart_cause", "checkpoints")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +205,9 @@ class JobDetails(_message.Message):
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     FAILURE_CAUSE_FIELD_NUMBER: _ClassVar[int]
     VERTICES_FIELD_NUMBER: _ClassVar[int]
+    NUM_RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_RESTART_CAUSE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     state: JobState
@@ -195,7 +215,74 @@ class JobDetails(_message.Message):
     end_time: float
     failure_cause: str
     vertices: _containers.RepeatedCompositeFieldContainer[VertexDetails]
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., failure_cause: _Optional[str] = ..., vertices: _Optional[_Iterable[_Union[VertexDetails, _Mapping]]] = ...) -> None: ...
+    num_restarts: int
+    last_restart_cause: str
+    checkpoints: CheckpointCounts
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., failure_cause: _Optional[str] = ..., vertices: _Optional[_Iterable[_Union[VertexDetails, _Mapping]]] = ..., num_restarts: _Optional[int] = ..., last_restart_cause: _Optional[str] = ..., checkpoints: _Optional[_Union[CheckpointCounts, _Mapping]] = ...) -> None: ...
+
+class CheckpointCounts(_message.Message):
+    __slots__ = ("completed", "failed", "in_progress", "latest_completed_id", "latest_completed_path", "restored_id")
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    IN_PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    LATEST_COMPLETED_ID_FIELD_NUMBER: _ClassVar[int]
+    LATEST_COMPLETED_PATH_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_ID_FIELD_NUMBER: _ClassVar[int]
+    completed: int
+    failed: int
+    in_progress: int
+    latest_completed_id: int
+    latest_completed_path: str
+    restored_id: int
+    def __init__(self, completed: _Optional[int] = ..., failed: _Optional[int] = ..., in_progress: _Optional[int] = ..., latest_completed_id: _Optional[int] = ..., latest_completed_path: _Optional[str] = ..., restored_id: _Optional[int] = ...) -> None: ...
+
+class CheckpointInfo(_message.Message):
+    __slots__ = ("id", "status", "is_savepoint", "trigger_time", "duration_ms", "size_bytes", "path", "failure_reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    IS_SAVEPOINT_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_TIME_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    status: CheckpointStatus
+    is_savepoint: bool
+    trigger_time: float
+    duration_ms: int
+    size_bytes: int
+    path: str
+    failure_reason: str
+    def __init__(self, id: _Optional[int] = ..., status: _Optional[_Union[CheckpointStatus, str]] = ..., is_savepoint: _Optional[bool] = ..., trigger_time: _Optional[float] = ..., duration_ms: _Optional[int] = ..., size_bytes: _Optional[int] = ..., path: _Optional[str] = ..., failure_reason: _Optional[str] = ...) -> None: ...
+
+class ListCheckpointsRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class ListCheckpointsResponse(_message.Message):
+    __slots__ = ("checkpoints",)
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    checkpoints: _containers.RepeatedCompositeFieldContainer[CheckpointInfo]
+    def __init__(self, checkpoints: _Optional[_Iterable[_Union[CheckpointInfo, _Mapping]]] = ...) -> None: ...
+
+class TriggerSavepointRequest(_message.Message):
+    __slots__ = ("job_id", "target_directory", "stop")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    target_directory: str
+    stop: bool
+    def __init__(self, job_id: _Optional[str] = ..., target_directory: _Optional[str] = ..., stop: _Optional[bool] = ...) -> None: ...
+
+class TriggerSavepointResponse(_message.Message):
+    __slots__ = ("savepoint_path",)
+    SAVEPOINT_PATH_FIELD_NUMBER: _ClassVar[int]
+    savepoint_path: str
+    def __init__(self, savepoint_path: _Optional[str] = ...) -> None: ...
 
 class CancelJobRequest(_message.Message):
     __slots__ = ("job_id",)
@@ -238,18 +325,20 @@ class TaskId(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., attempt: _Optional[int] = ..., vertex_id: _Optional[str] = ..., subtask: _Optional[int] = ...) -> None: ...
 
 class TaskExecutionStateUpdate(_message.Message):
-    __slots__ = ("task", "state", "failure_cause", "records_in", "records_out")
+    __slots__ = ("task", "state", "failure_cause", "records_in", "records_out", "end_of_input")
     TASK_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     FAILURE_CAUSE_FIELD_NUMBER: _ClassVar[int]
     RECORDS_IN_FIELD_NUMBER: _ClassVar[int]
     RECORDS_OUT_FIELD_NUMBER: _ClassVar[int]
+    END_OF_INPUT_FIELD_NUMBER: _ClassVar[int]
     task: TaskId
     state: ExecutionState
     failure_cause: str
     records_in: int
     records_out: int
-    def __init__(self, task: _Optional[_Union[TaskId, _Mapping]] = ..., state: _Optional[_Union[ExecutionState, str]] = ..., failure_cause: _Optional[str] = ..., records_in: _Optional[int] = ..., records_out: _Optional[int] = ...) -> None: ...
+    end_of_input: bool
+    def __init__(self, task: _Optional[_Union[TaskId, _Mapping]] = ..., state: _Optional[_Union[ExecutionState, str]] = ..., failure_cause: _Optional[str] = ..., records_in: _Optional[int] = ..., records_out: _Optional[int] = ..., end_of_input: _Optional[bool] = ...) -> None: ...
 
 class TaskOutput(_message.Message):
     __slots__ = ("task", "print_lines", "collected_batch")
@@ -278,6 +367,42 @@ class TaskManagerHeartbeat(_message.Message):
     taskmanager: str
     tasks: _containers.RepeatedCompositeFieldContainer[TaskMetrics]
     def __init__(self, taskmanager: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[TaskMetrics, _Mapping]]] = ...) -> None: ...
+
+class StateHandle(_message.Message):
+    __slots__ = ("path", "size", "sha256")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    size: int
+    sha256: str
+    def __init__(self, path: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class AcknowledgeCheckpoint(_message.Message):
+    __slots__ = ("task", "checkpoint_id", "state", "sync_duration_ms", "async_duration_ms", "operators_with_state")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SYNC_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    ASYNC_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    OPERATORS_WITH_STATE_FIELD_NUMBER: _ClassVar[int]
+    task: TaskId
+    checkpoint_id: int
+    state: StateHandle
+    sync_duration_ms: int
+    async_duration_ms: int
+    operators_with_state: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, task: _Optional[_Union[TaskId, _Mapping]] = ..., checkpoint_id: _Optional[int] = ..., state: _Optional[_Union[StateHandle, _Mapping]] = ..., sync_duration_ms: _Optional[int] = ..., async_duration_ms: _Optional[int] = ..., operators_with_state: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeclineCheckpoint(_message.Message):
+    __slots__ = ("task", "checkpoint_id", "reason")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task: TaskId
+    checkpoint_id: int
+    reason: str
+    def __init__(self, task: _Optional[_Union[TaskId, _Mapping]] = ..., checkpoint_id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ()

@@ -54,6 +54,16 @@ class JobManagerStub:
                 request_serializer=weir_dot_proto_dot_jobmanager__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=weir_dot_proto_dot_jobmanager__pb2.CancelJobResponse.FromString,
                 _registered_method=True)
+        self.TriggerSavepoint = channel.unary_unary(
+                '/weir.v1.JobManager/TriggerSavepoint',
+                request_serializer=weir_dot_proto_dot_jobmanager__pb2.TriggerSavepointRequest.SerializeToString,
+                response_deserializer=weir_dot_proto_dot_jobmanager__pb2.TriggerSavepointResponse.FromString,
+                _registered_method=True)
+        self.ListCheckpoints = channel.unary_unary(
+                '/weir.v1.JobManager/ListCheckpoints',
+                request_serializer=weir_dot_proto_dot_jobmanager__pb2.ListCheckpointsRequest.SerializeToString,
+                response_deserializer=weir_dot_proto_dot_jobmanager__pb2.ListCheckpointsResponse.FromString,
+                _registered_method=True)
         self.StreamJobOutput = channel.unary_stream(
                 '/weir.v1.JobManager/StreamJobOutput',
                 request_serializer=weir_dot_proto_dot_jobmanager__pb2.StreamJobOutputRequest.SerializeToString,
@@ -88,6 +98,18 @@ class JobManagerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TriggerSavepoint(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCheckpoints(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StreamJobOutput(self, request, context):
         """print() lines (and collected results) of a job, then its final status.
         """
@@ -117,6 +139,16 @@ def add_JobManagerServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=weir_dot_proto_dot_jobmanager__pb2.CancelJobRequest.FromString,
                     response_serializer=weir_dot_proto_dot_jobmanager__pb2.CancelJobResponse.SerializeToString,
+            ),
+            'TriggerSavepoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.TriggerSavepoint,
+                    request_deserializer=weir_dot_proto_dot_jobmanager__pb2.TriggerSavepointRequest.FromString,
+                    response_serializer=weir_dot_proto_dot_jobmanager__pb2.TriggerSavepointResponse.SerializeToString,
+            ),
+            'ListCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCheckpoints,
+                    request_deserializer=weir_dot_proto_dot_jobmanager__pb2.ListCheckpointsRequest.FromString,
+                    response_serializer=weir_dot_proto_dot_jobmanager__pb2.ListCheckpointsResponse.SerializeToString,
             ),
             'StreamJobOutput': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamJobOutput,
@@ -243,6 +275,60 @@ class JobManager:
             _registered_method=True)
 
     @staticmethod
+    def TriggerSavepoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weir.v1.JobManager/TriggerSavepoint',
+            weir_dot_proto_dot_jobmanager__pb2.TriggerSavepointRequest.SerializeToString,
+            weir_dot_proto_dot_jobmanager__pb2.TriggerSavepointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weir.v1.JobManager/ListCheckpoints',
+            weir_dot_proto_dot_jobmanager__pb2.ListCheckpointsRequest.SerializeToString,
+            weir_dot_proto_dot_jobmanager__pb2.ListCheckpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def StreamJobOutput(request,
             target,
             options=(),
@@ -294,6 +380,16 @@ class JobManagerInternalStub:
                 request_serializer=weir_dot_proto_dot_jobmanager__pb2.TaskManagerHeartbeat.SerializeToString,
                 response_deserializer=weir_dot_proto_dot_jobmanager__pb2.Ack.FromString,
                 _registered_method=True)
+        self.AcknowledgeTaskCheckpoint = channel.unary_unary(
+                '/weir.v1.JobManagerInternal/AcknowledgeTaskCheckpoint',
+                request_serializer=weir_dot_proto_dot_jobmanager__pb2.AcknowledgeCheckpoint.SerializeToString,
+                response_deserializer=weir_dot_proto_dot_jobmanager__pb2.Ack.FromString,
+                _registered_method=True)
+        self.DeclineTaskCheckpoint = channel.unary_unary(
+                '/weir.v1.JobManagerInternal/DeclineTaskCheckpoint',
+                request_serializer=weir_dot_proto_dot_jobmanager__pb2.DeclineCheckpoint.SerializeToString,
+                response_deserializer=weir_dot_proto_dot_jobmanager__pb2.Ack.FromString,
+                _registered_method=True)
 
 
 class JobManagerInternalServicer:
@@ -317,6 +413,18 @@ class JobManagerInternalServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AcknowledgeTaskCheckpoint(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeclineTaskCheckpoint(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobManagerInternalServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -333,6 +441,16 @@ def add_JobManagerInternalServicer_to_server(servicer, server):
             'Heartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.Heartbeat,
                     request_deserializer=weir_dot_proto_dot_jobmanager__pb2.TaskManagerHeartbeat.FromString,
+                    response_serializer=weir_dot_proto_dot_jobmanager__pb2.Ack.SerializeToString,
+            ),
+            'AcknowledgeTaskCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeTaskCheckpoint,
+                    request_deserializer=weir_dot_proto_dot_jobmanager__pb2.AcknowledgeCheckpoint.FromString,
+                    response_serializer=weir_dot_proto_dot_jobmanager__pb2.Ack.SerializeToString,
+            ),
+            'DeclineTaskCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeclineTaskCheckpoint,
+                    request_deserializer=weir_dot_proto_dot_jobmanager__pb2.DeclineCheckpoint.FromString,
                     response_serializer=weir_dot_proto_dot_jobmanager__pb2.Ack.SerializeToString,
             ),
     }
@@ -416,6 +534,60 @@ class JobManagerInternal:
             target,
             '/weir.v1.JobManagerInternal/Heartbeat',
             weir_dot_proto_dot_jobmanager__pb2.TaskManagerHeartbeat.SerializeToString,
+            weir_dot_proto_dot_jobmanager__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeTaskCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weir.v1.JobManagerInternal/AcknowledgeTaskCheckpoint',
+            weir_dot_proto_dot_jobmanager__pb2.AcknowledgeCheckpoint.SerializeToString,
+            weir_dot_proto_dot_jobmanager__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeclineTaskCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/weir.v1.JobManagerInternal/DeclineTaskCheckpoint',
+            weir_dot_proto_dot_jobmanager__pb2.DeclineCheckpoint.SerializeToString,
             weir_dot_proto_dot_jobmanager__pb2.Ack.FromString,
             options,
             channel_credentials,

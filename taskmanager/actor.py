@@ -14,6 +14,7 @@ from weir.graph.deployment import TaskDeployment, TaskManagerInfo
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id
 from weir.taskmanager.network.environment import NetworkEnvironment
+from weir.taskmanager.network.events import CheckpointBarrier
 from weir.taskmanager.task import StreamTask
 
 __all__ = ["TaskManagerActor"]
@@ -61,6 +62,31 @@ class TaskManagerActor:
         runner = asyncio.get_running_loop().create_task(task.run())
         self._tasks[key] = (task, runner)
         runner.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    def _tasks_of(self, job_id: str, attempt: int) -> list[StreamTask]:
+        return [task for (job, task_attempt, *_), (task, _) in list(self._tasks.items())
+                if job == job_id and task_attempt == attempt]
+
+    async def trigger_checkpoint(self, job_id: str, attempt: int,
+                                 tasks: list[tuple[str, int]], checkpoint_id: int,
+                                 timestamp_ms: int, target_uri: str) -> None:
+        """Checkpoint ``checkpoint_id`` starts at these subtasks (sources, or subtasks
+        whose input ended)."""
+        barrier = CheckpointBarrier(checkpoint_id, timestamp_ms, target_uri)
+        for vertex_id, subtask in tasks:
+            entry = self._tasks.get((job_id, attempt, vertex_id, subtask))
+            if entry is not None:
+                entry[0].trigger_checkpoint(barrier)
+
+    async def notify_checkpoint_complete(self, job_id: str, attempt: int, checkpoint_id: int,
+                                         final: bool) -> None:
+        for task in self._tasks_of(job_id, attempt):
+            task.notify_checkpoint_complete(checkpoint_id, final)
+
+    async def notify_checkpoint_aborted(self, job_id: str, attempt: int,
+                                        checkpoint_id: int) -> None:
+        for task in self._tasks_of(job_id, attempt):
+            task.notify_checkpoint_aborted(checkpoint_id)
 
     async def cancel_job(self, job_id: str) -> None:
         """Cancel every task of ``job_id`` (any attempt) and wait until they stopped."""

@@ -39,6 +39,24 @@ class JobManagerGateway:
                                         records_out=records_out),
             metadata=self._metadata)
 
+    async def report_end_of_input(self, deployment: TaskDeployment, records_in: int,
+                                  records_out: int) -> None:
+        await self._stub.UpdateTaskExecutionState(
+            pb.TaskExecutionStateUpdate(task=task_id(deployment), state=pb.TASK_RUNNING,
+                                        end_of_input=True, records_in=records_in,
+                                        records_out=records_out),
+            metadata=self._metadata)
+
+    async def acknowledge_checkpoint(self, ack: pb.AcknowledgeCheckpoint) -> None:
+        await self._stub.AcknowledgeTaskCheckpoint(ack, metadata=self._metadata, timeout=60)
+
+    async def decline_checkpoint(self, deployment: TaskDeployment, checkpoint_id: int,
+                                 reason: str) -> None:
+        await self._stub.DeclineTaskCheckpoint(
+            pb.DeclineCheckpoint(task=task_id(deployment), checkpoint_id=checkpoint_id,
+                                 reason=reason),
+            metadata=self._metadata, timeout=60)
+
     async def report_output(self, output: pb.TaskOutput) -> None:
         await self._stub.ReportTaskOutput(output, metadata=self._metadata)
 

@@ -11,7 +11,12 @@ loop, in order:
    out when the buffer timeout passes;
 3. end of input: operators emit what end of input fires, the sink finishes,
    buffers are flushed and EndOfPartition goes out on every channel;
-4. report FINISHED (or FAILED with the user's traceback, or CANCELED).
+4. with checkpointing on: report the end of input and wait until the job's
+   final checkpoint completed (two-phase-commit sinks commit on it);
+5. report FINISHED (or FAILED with the user's traceback, or CANCELED).
+
+Checkpoint triggers and notifications arrive as control messages and are
+handled between batches, like everything else; barriers arrive in band.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from collections import deque
 from typing import Any, Callable
 
 import cloudpickle
@@ -27,19 +33,31 @@ from weir.datastream.connectors.base import SourceReader
 from weir.graph.deployment import ChannelKey, TaskDeployment
 from weir.graph.operators import OperatorSpec, SourceSpec
 from weir.proto import jobmanager_pb2 as pb
+from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler, BarrierOutcome
+from weir.taskmanager.checkpointing.subtask_checkpointer import SubtaskCheckpointer
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, TaskOutputReporter
 from weir.taskmanager.network.environment import NetworkEnvironment
-from weir.taskmanager.network.events import END_OF_PARTITION
+from weir.taskmanager.network.events import (
+    END_OF_PARTITION,
+    CheckpointBarrier,
+    Watermark,
+    WatermarkStatus,
+)
 from weir.taskmanager.network.input_gate import InputGate
 from weir.taskmanager.network.record_writer import RecordWriter
 from weir.taskmanager.operators.base import OperatorContext
 from weir.taskmanager.operators.chain import OperatorChain
+from weir.taskmanager.operators.timestamps import with_source_watermarks
+from weir.taskmanager.records import TimestampedBatch, output_selector
+from weir.taskmanager.watermarks import EventTimeOutput, TaskEventTime
 
 __all__ = ["StreamTask", "wall_clock_ms"]
 
 BUFFER_TIMEOUT = "execution.buffer-timeout"
 BUFFER_RECORDS = "taskmanager.network.buffer-records"
 SOURCE_BATCH = "source.batch-records"
+CHECKPOINT_INTERVAL = "execution.checkpointing.interval"
+CHECKPOINT_MODE = "execution.checkpointing.mode"
 
 
 def wall_clock_ms() -> int:
@@ -72,9 +90,17 @@ class StreamTask:
         self._last_flush = time.monotonic()
         self._reader: SourceReader[Any] | None = None
         self._chain = OperatorChain([])
+        self._event_time = TaskEventTime(self._chain, 0)
         self._sink_records = 0
         self.records_in = 0
         self.state = pb.TASK_DEPLOYING
+        self._checkpointing = bool(config.get(CHECKPOINT_INTERVAL))
+        self._exactly_once = config.get(CHECKPOINT_MODE, "EXACTLY_ONCE").upper() != "AT_LEAST_ONCE"
+        self._checkpointer = SubtaskCheckpointer(deployment, gateway)
+        self._barriers = BarrierHandler(0, self._exactly_once)
+        self._control: deque[tuple[Any, ...]] = deque()
+        self._input_ended = False
+        self._final_checkpoint_done = False
 
     @property
     def records_out(self) -> int:
@@ -93,6 +119,8 @@ class StreamTask:
             else:
                 await self._run_inputs()
             await self._end_input()
+            if self._checkpointing:
+                await self._await_final_checkpoint()
             final = pb.TASK_FINISHED
         except asyncio.CancelledError:
             final = pb.TASK_CANCELED
@@ -101,6 +129,7 @@ class StreamTask:
             failure = traceback.format_exc()
         finally:
             failure = self._tear_down(failure)
+            await self._checkpointer.close()
         if failure and final != pb.TASK_CANCELED:
             final = pb.TASK_FAILED
         await self._report(final, failure)
@@ -114,18 +143,28 @@ class StreamTask:
 
     async def _set_up(self) -> None:
         d = self.deployment
+        restored = await self._checkpointer.restore()
         specs: list[OperatorSpec] = cloudpickle.loads(d.operator_chain)
+        operator_ids = list(d.operator_ids) or None
         if isinstance(specs[0], SourceSpec):
             self._reader = specs[0].source.create_reader(d.subtask_index, d.parallelism)
-            specs = specs[1:]
-        self._chain = OperatorChain(specs)
+            if restored.source is not None:
+                self._reader.restore_position(restored.source)
+            specs, operator_ids = with_source_watermarks(
+                specs[0], specs[1:], operator_ids[1:] if operator_ids else None)
+        self._chain = OperatorChain(specs, operator_ids)
+        self._chain.initialize_state(restored.operators)
+        if d.restore is not None:
+            self._barriers.latest_checkpoint_id = d.restore.checkpoint_id
         self._register_inputs()
+        self._event_time = TaskEventTime(self._chain, self._gate.channel_count if self._gate else 0)
         await self._open_outputs()
         self._chain.open(OperatorContext(
             task_name=d.vertex_name, subtask_index=d.subtask_index, parallelism=d.parallelism,
             max_parallelism=d.max_parallelism, attempt=d.attempt, configuration=d.configuration,
             clock_ms=self._clock_ms, request_timer_wakeup=self._request_timer_wakeup,
-            reporter=TaskOutputReporter(self._gateway, d)))
+            reporter=TaskOutputReporter(self._gateway, d), checkpointing=self._checkpointing))
+        await self._chain.recover()
 
     def _register_inputs(self) -> None:
         d = self.deployment
@@ -133,6 +172,7 @@ class StreamTask:
         if not channels:
             return
         self._gate = InputGate(len(channels), self._wakeup.set)
+        self._barriers.channel_count = len(channels)
         for index, (edge, producer) in enumerate(channels):
             key = d.channel_key(edge, producer)
             self._input_keys.append(key)
@@ -151,7 +191,9 @@ class StreamTask:
             selector = cloudpickle.loads(edge.key_selector) if edge.key_selector else None
             self._writers.append(RecordWriter(
                 channels, edge.partitioner, self._buffer_records, selector,
-                edge.max_parallelism, [c[0] for c in edge.consumers]))
+                edge.max_parallelism, [c[0] for c in edge.consumers],
+                output_selector(self._chain.side_output_routes,
+                                (edge.consumer_vertex_id, edge.input_index))))
 
     def _tear_down(self, failure: str) -> str:
         """Close operators and release channels; returns the failure, or the close failure."""
@@ -174,6 +216,7 @@ class StreamTask:
         assert reader is not None
         batch_size = self._source_batch
         while True:
+            await self._process_control()
             await self._fire_due_timers()
             batch = await reader.poll_batch(batch_size)
             if batch is None:
@@ -188,17 +231,26 @@ class StreamTask:
         assert gate is not None
         chain = self._chain
         while not gate.finished:
+            await self._process_control()
             await self._fire_due_timers()
             polled = gate.poll()
             if polled is None:
                 await self._idle()
                 continue
-            item = polled[1]
-            if type(item) is list:
+            channel, item = polled
+            if type(item) is list or type(item) is TimestampedBatch:
                 self.records_in += len(item)
                 await self._emit(chain.process(item))
                 await self._maybe_flush()
                 await asyncio.sleep(0)  # let heartbeats, the network and other tasks run
+            elif type(item) is CheckpointBarrier:
+                await self._apply(self._barriers.on_barrier(channel, item))
+            elif item is END_OF_PARTITION:
+                await self._apply(self._barriers.on_end_of_partition(channel))
+            elif type(item) is Watermark:
+                await self._emit_event_time(self._event_time.on_watermark(channel, item))
+            elif type(item) is WatermarkStatus:
+                await self._emit_event_time(self._event_time.on_status(channel, item))
 
     async def _idle(self) -> None:
         """Wait for input or a timer; flush partly filled buffers when the timeout passes."""
@@ -214,11 +266,71 @@ class StreamTask:
             await self._flush()
 
     async def _end_input(self) -> None:
+        await self._emit_event_time(self._event_time.end_of_input())
         await self._emit(self._chain.end_input())
         if self._chain.sink is not None:
             await self._chain.sink.finish()
         for writer in self._writers:
             await writer.broadcast_event(END_OF_PARTITION)
+        self._input_ended = True
+
+    # ------------------------------------------------------------- checkpoints
+
+    def trigger_checkpoint(self, barrier: CheckpointBarrier) -> None:
+        """Take a checkpoint directly: a source injects the barrier; a task whose
+        input ended snapshots its final state."""
+        self._control.append(("trigger", barrier))
+        self._wakeup.set()
+
+    def notify_checkpoint_complete(self, checkpoint_id: int, final: bool) -> None:
+        self._control.append(("complete", checkpoint_id, final))
+        self._wakeup.set()
+
+    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        self._control.append(("aborted", checkpoint_id))
+        self._wakeup.set()
+
+    async def _process_control(self) -> None:
+        control = self._control
+        while control:
+            message = control.popleft()
+            if message[0] == "trigger":
+                await self._take_directly(message[1])
+            elif message[0] == "complete":
+                await self._chain.notify_checkpoint_complete(message[1])
+                self._final_checkpoint_done = self._input_ended and message[2]
+            else:
+                self._chain.notify_checkpoint_aborted(message[1])
+                await self._apply(self._barriers.abort(message[1]))
+
+    async def _take_directly(self, barrier: CheckpointBarrier) -> None:
+        if self._reader is None and not self._input_ended:
+            return  # barriers reach this task in band
+        if self._barriers.taken_directly(barrier.checkpoint_id):
+            writers = [] if self._input_ended else self._writers
+            await self._checkpointer.take(barrier, self._chain, self._reader, writers)
+
+    async def _apply(self, outcome: BarrierOutcome) -> None:
+        """Block, snapshot and release input channels as barrier alignment says."""
+        gate = self._gate
+        assert gate is not None
+        if outcome.block is not None:
+            gate.block(outcome.block)
+        if outcome.snapshot is not None:
+            await self._checkpointer.take(outcome.snapshot, self._chain, None, self._writers)
+        if outcome.unblock_all:
+            gate.unblock_all()
+
+    async def _await_final_checkpoint(self) -> None:
+        await self._gateway.report_end_of_input(self.deployment, self.records_in,
+                                                self.records_out)
+        while True:
+            await self._process_control()
+            if self._final_checkpoint_done:
+                return
+            self._wakeup.clear()
+            if not self._control:
+                await self._wakeup.wait()
 
     # ------------------------------------------------------------------ output
 
@@ -234,6 +346,13 @@ class StreamTask:
             writer.emit(records)
             if writer.has_ready:
                 await writer.send_ready()
+
+    async def _emit_event_time(self, out: EventTimeOutput) -> None:
+        """Records fired by timers, then watermarks and statuses in band on every channel."""
+        await self._emit(out.records)
+        for event in out.events:
+            for writer in self._writers:
+                await writer.broadcast_event(event)
 
     async def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self._buffer_timeout_s:
@@ -267,6 +386,7 @@ class StreamTask:
             return
         self._timer_due = False
         await self._emit(self._chain.fire_processing_timers(self._clock_ms()))
+        await self._emit_event_time(self._event_time.on_periodic(self._clock_ms()))
         upcoming = self._chain.next_processing_timer()
         if upcoming is not None:
             self._request_timer_wakeup(upcoming)

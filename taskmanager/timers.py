@@ -1,51 +1,96 @@
-"""Per-key timers of one operator: one timer per (key, timestamp), fired in timestamp order."""
+"""Per-key timers of one operator: one timer per (key, timestamp), fired in timestamp order.
+
+Timers are bucketed by timestamp: windows make many keys share a timestamp
+(every key's window ends at the same time), so a bucket per timestamp plus a
+heap of distinct timestamps keeps registration to two dict operations and
+firing a whole bucket linear. Within a timestamp, timers fire in registration
+order. The key is whatever the operator scopes timers by: the record key, or
+``(key, window)`` for window operators.
+"""
 
 from __future__ import annotations
 
 import heapq
-import itertools
 from typing import Any
 
 __all__ = ["TimerQueue"]
 
 
 class TimerQueue:
-    """Timers of one time domain. Deleted timers are skipped lazily when they come due."""
+    """Timers of one time domain of one operator subtask; touched only by its task."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, Any]] = []
-        self._registered: set[tuple[Any, int]] = set()
-        self._sequence = itertools.count()
+        self._buckets: dict[int, dict[Any, None]] = {}
+        self._times: list[int] = []  # heap; may hold timestamps whose bucket is gone
+        self._size = 0
+        # The bucket being fired: a snapshot of its keys (reversed), taken when firing starts.
+        self._firing_time: int | None = None
+        self._firing: list[Any] = []
 
     def __len__(self) -> int:
-        return len(self._registered)
+        return self._size
 
     def register(self, key: Any, timestamp: int) -> bool:
         """Add a timer; False when (key, timestamp) was already registered."""
-        entry = (key, timestamp)
-        if entry in self._registered:
+        bucket = self._buckets.get(timestamp)
+        if bucket is None:
+            bucket = self._buckets[timestamp] = {}
+            heapq.heappush(self._times, timestamp)
+        elif key in bucket:
             return False
-        self._registered.add(entry)
-        heapq.heappush(self._heap, (timestamp, next(self._sequence), key))
+        bucket[key] = None
+        self._size += 1
         return True
 
     def delete(self, key: Any, timestamp: int) -> None:
-        self._registered.discard((key, timestamp))
+        bucket = self._buckets.get(timestamp)
+        if bucket is not None and key in bucket:
+            del bucket[key]
+            self._size -= 1
+            if not bucket:
+                del self._buckets[timestamp]
+
+    def contains(self, key: Any, timestamp: int) -> bool:
+        bucket = self._buckets.get(timestamp)
+        return bucket is not None and key in bucket
+
+    def snapshot(self) -> list[tuple[Any, int]]:
+        """Every registered (key, timestamp) in firing order, for a checkpoint."""
+        return [(key, timestamp) for timestamp in sorted(self._buckets)
+                for key in self._buckets[timestamp]]
+
+    def restore(self, timers: list[tuple[Any, int]] | None) -> None:
+        for key, timestamp in timers or ():
+            self.register(key, timestamp)
 
     def next_timestamp(self) -> int | None:
-        heap = self._heap
-        while heap and (heap[0][2], heap[0][0]) not in self._registered:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        times = self._times
+        buckets = self._buckets
+        while times and times[0] not in buckets:
+            heapq.heappop(times)
+        return times[0] if times else None
 
     def pop_due(self, upto: int) -> tuple[int, Any] | None:
         """The earliest timer with timestamp <= ``upto``, removed; None if there is none.
 
-        Popping one at a time lets a firing timer register another due timer.
+        Popping one at a time lets a firing timer register or delete timers,
+        including due ones, and have that respected.
         """
-        timestamp = self.next_timestamp()
-        if timestamp is None or timestamp > upto:
-            return None
-        _, _, key = heapq.heappop(self._heap)
-        self._registered.discard((key, timestamp))
-        return timestamp, key
+        while True:
+            timestamp = self.next_timestamp()
+            if timestamp is None or timestamp > upto:
+                return None
+            bucket = self._buckets[timestamp]
+            if timestamp != self._firing_time or not self._firing:
+                self._firing_time = timestamp
+                self._firing = list(reversed(bucket))
+            firing = self._firing
+            while firing:
+                key = firing.pop()
+                if key in bucket:  # not deleted meanwhile
+                    del bucket[key]
+                    self._size -= 1
+                    if not bucket:
+                        del self._buckets[timestamp]
+                    return timestamp, key
+            # keys registered at this timestamp while it fired: take a new snapshot

@@ -1,6 +1,8 @@
 """Common types shared by the APIs (``pyflink.common``)."""
 
 from weir.common.configuration import ConfigError, Configuration
+from weir.common.restart_strategy import RestartStrategies, RestartStrategyConfiguration
+from weir.common.serialization import Encoder
 from weir.common.time import Duration, Time
 from weir.common.typeinfo import TypeInformation, Types
 from weir.common.types import Row
@@ -10,6 +12,9 @@ __all__ = [
     "ConfigError",
     "Configuration",
     "Duration",
+    "Encoder",
+    "RestartStrategies",
+    "RestartStrategyConfiguration",
     "Row",
     "Time",
     "TimestampAssigner",

@@ -17,6 +17,7 @@ class JobStatus(enum.Enum):
     CANCELLING = pb.CANCELING
     CANCELED = pb.CANCELED
     FINISHED = pb.FINISHED
+    RESTARTING = pb.RESTARTING
 
     def is_globally_terminal_state(self) -> bool:
         return self in (JobStatus.FINISHED, JobStatus.CANCELED, JobStatus.FAILED)

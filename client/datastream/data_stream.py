@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from weir.common.typeinfo import TypeInformation
+from weir.common.watermark_strategy import WatermarkStrategy
 from weir.datastream import _aggregations
 from weir.datastream.connectors.base import Sink
 from weir.datastream.functions import (
@@ -15,6 +17,13 @@ from weir.datastream.functions import (
     SinkFunction,
     function_call,
 )
+from weir.datastream.output_tag import OutputTag
+from weir.datastream.window import (
+    CountSlidingWindowAssigner,
+    CountTumblingWindowAssigner,
+    WindowAssigner,
+)
+from weir.datastream.windowed_stream import AllWindowedStream, WindowedStream
 from weir.graph.operators import (
     CollectSinkSpec,
     FilterSpec,
@@ -27,6 +36,7 @@ from weir.graph.operators import (
     ProcessSpec,
     SinkFunctionSpec,
     SinkSpec,
+    TimestampsAndWatermarksSpec,
 )
 from weir.graph.transformations import ChainingStrategy, StreamInput, Transformation
 from weir.proto import jobmanager_pb2 as pb
@@ -48,9 +58,11 @@ class DataStream:
     # ---------------------------------------------------------------- settings
 
     def _transformation(self, what: str) -> Transformation:
-        if len(self._inputs) != 1 or self._inputs[0].partitioner is not None:
+        if len(self._inputs) != 1 or self._inputs[0].partitioner is not None \
+                or self._inputs[0].side_output_tag is not None:
             raise ValueError(f"{what} applies to the stream of one operator; call it right after "
-                             "the operator (not after union, key_by or a partitioning)")
+                             "the operator (not after union, key_by, a partitioning or "
+                             "get_side_output)")
         return self._inputs[0].upstream
 
     def get_name(self) -> str:
@@ -130,7 +142,7 @@ class DataStream:
                key_type: TypeInformation | None = None) -> KeyedStream:
         _check_function(key_selector, "get_key")
         selector = function_call(key_selector, "get_key")
-        return KeyedStream(self._env, [StreamInput(i.upstream, pb.HASH, selector)
+        return KeyedStream(self._env, [replace(i, partitioner=pb.HASH, key_selector=selector)
                                        for i in self._inputs], selector)
 
     def union(self, *streams: DataStream) -> DataStream:
@@ -142,7 +154,7 @@ class DataStream:
         return DataStream(self._env, inputs)
 
     def _partitioned(self, partitioner: pb.Partitioner.ValueType) -> DataStream:
-        return DataStream(self._env, [StreamInput(i.upstream, partitioner)
+        return DataStream(self._env, [replace(i, partitioner=partitioner, key_selector=None)
                                       for i in self._inputs])
 
     def shuffle(self) -> DataStream:
@@ -159,6 +171,33 @@ class DataStream:
 
     def forward(self) -> DataStream:
         return self._partitioned(pb.FORWARD)
+
+    # ----------------------------------------------------- event time, windows
+
+    def assign_timestamps_and_watermarks(self, watermark_strategy: WatermarkStrategy
+                                         ) -> DataStream:
+        """Give each record an event timestamp and emit watermarks, as the strategy says."""
+        if not isinstance(watermark_strategy, WatermarkStrategy):
+            raise TypeError("assign_timestamps_and_watermarks() takes a WatermarkStrategy, got "
+                            f"{type(watermark_strategy).__name__}")
+        return self._stream(TimestampsAndWatermarksSpec("Timestamps/Watermarks", "",
+                                                        watermark_strategy))
+
+    def window_all(self, window_assigner: WindowAssigner) -> AllWindowedStream:
+        """Windows over the whole stream, evaluated by one subtask."""
+        return AllWindowedStream(self, window_assigner)
+
+    def count_window_all(self, size: int, slide: int = 0) -> AllWindowedStream:
+        """Tumbling (or, with ``slide``, sliding) windows of ``size`` elements of the whole stream."""
+        return self.window_all(_count_assigner(size, slide))
+
+    def get_side_output(self, output_tag: OutputTag) -> DataStream:
+        """The records the operator of this stream emitted to ``output_tag``."""
+        if not isinstance(output_tag, OutputTag):
+            raise TypeError(f"get_side_output() takes an OutputTag, got "
+                            f"{type(output_tag).__name__}")
+        upstream = self._transformation("get_side_output")
+        return DataStream(self._env, [StreamInput(upstream, side_output_tag=output_tag.tag_id)])
 
     def _stream(self, spec: OperatorSpec) -> DataStream:
         t = self._then(spec)
@@ -222,6 +261,14 @@ class KeyedStream(DataStream):
             raise TypeError("KeyedStream.process() takes a KeyedProcessFunction")
         return self._stream(KeyedProcessSpec("KeyedProcess", "", self._key_selector, func))
 
+    def window(self, window_assigner: WindowAssigner) -> WindowedStream:
+        """Windows of each key; evaluate them with reduce, aggregate, apply or process."""
+        return WindowedStream(self, window_assigner)
+
+    def count_window(self, size: int, slide: int = 0) -> WindowedStream:
+        """Tumbling (or, with ``slide``, sliding) windows of ``size`` elements of each key."""
+        return self.window(_count_assigner(size, slide))
+
     def sum(self, position_to_sum: int | str = 0) -> DataStream:
         return self.reduce(_aggregations.summing(position_to_sum))
 
@@ -262,6 +309,12 @@ class DataStreamSink:
 
     def slot_sharing_group(self, slot_sharing_group: Any) -> DataStreamSink:
         return self
+
+
+def _count_assigner(size: int, slide: int) -> WindowAssigner:
+    if slide == 0:
+        return CountTumblingWindowAssigner(size)
+    return CountSlidingWindowAssigner(size, slide)
 
 
 def _check_function(func: Any, method: str) -> None:

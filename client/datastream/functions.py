@@ -12,6 +12,7 @@ import enum
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, TypeVar
 
 if TYPE_CHECKING:
+    from weir.datastream.output_tag import OutputTag
     from weir.datastream.state import (
         AggregatingState,
         AggregatingStateDescriptor,
@@ -24,21 +25,26 @@ if TYPE_CHECKING:
         ValueState,
         ValueStateDescriptor,
     )
+    from weir.datastream.window import Window
 
 __all__ = [
     "AggregateFunction",
+    "AllWindowFunction",
     "FilterFunction",
     "FlatMapFunction",
     "Function",
     "KeySelector",
     "KeyedProcessFunction",
     "MapFunction",
+    "ProcessAllWindowFunction",
     "ProcessFunction",
+    "ProcessWindowFunction",
     "ReduceFunction",
     "RuntimeContext",
     "SinkFunction",
     "TimeDomain",
     "TimerService",
+    "WindowFunction",
 ]
 
 IN = TypeVar("IN")
@@ -172,6 +178,11 @@ class ProcessFunction(Function, Generic[IN, OUT]):
         @abc.abstractmethod
         def timer_service(self) -> TimerService: ...
 
+        @abc.abstractmethod
+        def output(self, output_tag: OutputTag, value: Any) -> None:
+            """Emit ``value`` to the side output ``output_tag`` (yielding
+            ``(output_tag, value)`` does the same, as in PyFlink)."""
+
     @abc.abstractmethod
     def process_element(self, value: IN, ctx: ProcessFunction.Context) -> Iterable[OUT] | None: ...
 
@@ -193,6 +204,10 @@ class KeyedProcessFunction(Function, Generic[IN, OUT]):
         @abc.abstractmethod
         def get_current_key(self) -> Any: ...
 
+        @abc.abstractmethod
+        def output(self, output_tag: OutputTag, value: Any) -> None:
+            """Emit ``value`` to the side output ``output_tag``."""
+
     class OnTimerContext(Context):
         @abc.abstractmethod
         def time_domain(self) -> TimeDomain: ...
@@ -204,6 +219,74 @@ class KeyedProcessFunction(Function, Generic[IN, OUT]):
     def on_timer(self, timestamp: int,
                  ctx: KeyedProcessFunction.OnTimerContext) -> Iterable[OUT] | None:
         return None
+
+
+class WindowFunction(Function, Generic[IN, OUT]):
+    """Evaluates a window of a keyed stream: ``apply`` gets the key, the window and its
+    elements (or the single pre-aggregated value) and yields the outputs."""
+
+    @abc.abstractmethod
+    def apply(self, key: Any, window: Window, inputs: Iterable[IN]) -> Iterable[OUT] | None: ...
+
+
+class AllWindowFunction(Function, Generic[IN, OUT]):
+    """``WindowFunction`` for ``window_all``: no key."""
+
+    @abc.abstractmethod
+    def apply(self, window: Window, inputs: Iterable[IN]) -> Iterable[OUT] | None: ...
+
+
+class _WindowContext(abc.ABC):
+    """What a process window function knows about the window being evaluated."""
+
+    @abc.abstractmethod
+    def window(self) -> Window: ...
+
+    @abc.abstractmethod
+    def current_processing_time(self) -> int: ...
+
+    @abc.abstractmethod
+    def current_watermark(self) -> int: ...
+
+    @abc.abstractmethod
+    def window_state(self) -> Any:
+        """Keyed state scoped to this key and window (get_state, get_list_state, ...)."""
+
+    @abc.abstractmethod
+    def global_state(self) -> Any:
+        """Keyed state scoped to this key, shared by all its windows."""
+
+    @abc.abstractmethod
+    def output(self, output_tag: OutputTag, value: Any) -> None:
+        """Emit ``value`` to the side output ``output_tag``."""
+
+
+class ProcessWindowFunction(Function, Generic[IN, OUT]):
+    """Evaluates a window of a keyed stream with access to the window and its state."""
+
+    class Context(_WindowContext):
+        pass
+
+    @abc.abstractmethod
+    def process(self, key: Any, context: ProcessWindowFunction.Context,
+                elements: Iterable[IN]) -> Iterable[OUT] | None: ...
+
+    def clear(self, context: ProcessWindowFunction.Context) -> None:
+        """The window is discarded: delete its window state here."""
+
+
+class ProcessAllWindowFunction(Function, Generic[IN, OUT]):
+    """``ProcessWindowFunction`` for ``window_all``: no key."""
+
+    class Context(_WindowContext):
+        pass
+
+    @abc.abstractmethod
+    def process(self, context: ProcessAllWindowFunction.Context,
+                elements: Iterable[IN]) -> Iterable[OUT] | None: ...
+
+    def clear(self, context: ProcessAllWindowFunction.Context) -> None:
+        """The window is discarded: delete its window state here."""
 
 
 class SinkFunction(Function, Generic[IN]):

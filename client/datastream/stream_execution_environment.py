@@ -8,8 +8,14 @@ from typing import Any
 
 from weir.common.configuration import Configuration
 from weir.common.job_client import CloseableIterator, JobClient, JobExecutionResult
+from weir.common.restart_strategy import (
+    RestartStrategyConfiguration,
+    is_restart_strategy_key,
+    job_restart_strategy,
+)
 from weir.common.typeinfo import TypeInformation
 from weir.common.watermark_strategy import WatermarkStrategy
+from weir.datastream.checkpoint_config import CheckpointConfig, CheckpointingMode
 from weir.datastream.connectors.base import Source, SourceReader
 from weir.datastream.data_stream import DataStream
 from weir.executors import current_submission_context, executor_for
@@ -80,6 +86,45 @@ class StreamExecutionEnvironment:
 
     def get_buffer_timeout(self) -> int:
         return self._config.get_integer(BUFFER_TIMEOUT, DEFAULT_BUFFER_TIMEOUT_MS)
+
+    # --------------------------------------------------- checkpoints, restarts
+
+    def enable_checkpointing(self, interval: int, mode: CheckpointingMode | None = None,
+                             ) -> StreamExecutionEnvironment:
+        """Checkpoint every ``interval`` ms; ``mode`` (default: as configured, else
+        EXACTLY_ONCE) says whether barriers are aligned."""
+        config = self.get_checkpoint_config()
+        config.set_checkpoint_interval(interval)
+        if mode is not None:
+            config.set_checkpointing_mode(mode)
+        return self
+
+    def get_checkpoint_config(self) -> CheckpointConfig:
+        """The checkpoint settings; its setters write into this environment's configuration."""
+        return CheckpointConfig(self._config)
+
+    def get_checkpoint_interval(self) -> int:
+        """The checkpoint interval in ms, or -1 when checkpointing is off."""
+        return self.get_checkpoint_config().get_checkpoint_interval()
+
+    def get_checkpointing_mode(self) -> CheckpointingMode:
+        return self.get_checkpoint_config().get_checkpointing_mode()
+
+    def set_restart_strategy(self, restart_strategy_configuration: RestartStrategyConfiguration,
+                             ) -> None:
+        """Replace the job's ``restart-strategy.*`` keys (``RestartStrategies.…``);
+        ``fall_back_restart()`` removes them, so the cluster's strategy applies."""
+        if not isinstance(restart_strategy_configuration, RestartStrategyConfiguration):
+            raise TypeError("set_restart_strategy() takes a RestartStrategies.… configuration, "
+                            f"got {type(restart_strategy_configuration).__name__}")
+        for key in [k for k in self._config.key_set() if is_restart_strategy_key(k)]:
+            self._config.remove_config(key)
+        for key, value in restart_strategy_configuration.to_configuration().items():
+            self._config.set_string(key, value)
+
+    def get_restart_strategy(self) -> RestartStrategyConfiguration:
+        """The job's restart strategy (Fallback when it sets none)."""
+        return job_restart_strategy(self._config.to_dict())
 
     # -------------------------------------------------------------- sources
 
@@ -174,3 +219,6 @@ class _ListReader(SourceReader[Any]):
 
     def snapshot_position(self) -> int:
         return self._next
+
+    def restore_position(self, position: int) -> None:
+        self._next = position

@@ -14,8 +14,10 @@ __all__ = [
     "ChannelKey",
     "InputEdge",
     "OutputEdge",
+    "StateFile",
     "TaskDeployment",
     "TaskManagerInfo",
+    "TaskRestore",
     "connected_consumers",
     "connected_producers",
     "is_pointwise",
@@ -58,6 +60,25 @@ class InputEdge:
 
 
 @dataclass(frozen=True)
+class StateFile:
+    """One uploaded state file of a checkpoint: ``path`` is relative to ``directory``."""
+
+    directory: str
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class TaskRestore:
+    """The state a subtask starts from: the files of checkpoint ``checkpoint_id`` that hold
+    its operators' state (several when a savepoint's chains were cut differently)."""
+
+    checkpoint_id: int
+    files: tuple[StateFile, ...]
+
+
+@dataclass(frozen=True)
 class TaskDeployment:
     """Everything a TaskManager needs to run one subtask of one attempt of a job."""
 
@@ -73,6 +94,9 @@ class TaskDeployment:
     inputs: tuple[InputEdge, ...]
     outputs: tuple[OutputEdge, ...]
     configuration: dict[str, str] = field(default_factory=dict)
+    # Ids of the chained operators (their uid, else generated): state is matched by them.
+    operator_ids: tuple[str, ...] = ()
+    restore: TaskRestore | None = None
 
     def channel_key(self, input_edge: InputEdge, producer_subtask: int) -> ChannelKey:
         return (self.job_id, self.attempt, self.vertex_id, input_edge.input_index,

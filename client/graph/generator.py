@@ -62,6 +62,7 @@ def build_job_graph(transformations: Sequence[Transformation], job_name: str,
             chain_head[t] = head
             chains[head].append(t)
 
+    _route_side_outputs(chains)
     graph = pb.JobGraph(name=job_name, configuration=dict(configuration))
     for head, members in chains.items():
         vertex = graph.vertices.add(
@@ -71,7 +72,7 @@ def build_job_graph(transformations: Sequence[Transformation], job_name: str,
             max_parallelism=max_par[head],
             operator_chain=_pickle_chain([m.spec for m in members]),
             is_source=isinstance(head.spec, SourceSpec),
-            operator_uids=[m.spec.uid for m in members],
+            operator_uids=[m.uid or f"auto-{m.id}" for m in members],
         )
         for index, edge in enumerate(head.inputs):
             upstream_head = chain_head[edge.upstream]
@@ -85,6 +86,21 @@ def build_job_graph(transformations: Sequence[Transformation], job_name: str,
                 input_index=index,
             )
     return graph
+
+
+def _route_side_outputs(chains: Mapping[Transformation, list[Transformation]]) -> None:
+    """Tell each operator which of its side outputs the job reads, and on which edge.
+
+    A side-output edge never chains, so its upstream operator ends its chain and
+    the task routes each side output to the writer of its edge."""
+    for members in chains.values():
+        for t in members:
+            t.spec.side_output_routes = {}
+    for head in chains:
+        for index, edge in enumerate(head.inputs):
+            if edge.side_output_tag is not None:
+                routes = edge.upstream.spec.side_output_routes
+                routes[(vertex_id_for(head), index)] = edge.side_output_tag
 
 
 def _reachable_from_sinks(transformations: Sequence[Transformation]) -> list[Transformation]:
@@ -129,6 +145,8 @@ def _chain_upstream(t: Transformation, parallelism: Mapping[Transformation, int]
         return None
     edge = t.inputs[0]
     up = edge.upstream
+    if edge.side_output_tag is not None:
+        return None
     if up.chaining is ChainingStrategy.NEVER or consumers[up] != 1:
         return None
     if parallelism[up] != parallelism[t] or max_par[up] != max_par[t]:

@@ -6,7 +6,7 @@ only TaskManagers unpickle and run them. The JobManager never does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from weir.common.watermark_strategy import WatermarkStrategy
@@ -25,6 +25,8 @@ __all__ = [
     "SinkFunctionSpec",
     "SinkSpec",
     "SourceSpec",
+    "TimestampsAndWatermarksSpec",
+    "WindowSpec",
 ]
 
 
@@ -34,6 +36,9 @@ class OperatorSpec:
 
     name: str
     uid: str
+    # Side outputs of this operator that the job reads: (consumer vertex id, input index)
+    # -> output tag id. Set by the job graph generator; other side outputs are dropped.
+    side_output_routes: dict[tuple[str, int], str] = field(default_factory=dict, kw_only=True)
 
 
 @dataclass
@@ -72,6 +77,27 @@ class KeyedProcessSpec(OperatorSpec):
 class KeyedReduceSpec(OperatorSpec):
     key_selector: Any
     function: Any
+
+
+@dataclass
+class TimestampsAndWatermarksSpec(OperatorSpec):
+    """Assigns event timestamps and emits watermarks (``assign_timestamps_and_watermarks``)."""
+
+    watermark_strategy: WatermarkStrategy
+
+
+@dataclass
+class WindowSpec(OperatorSpec):
+    """A window operator: assigner, trigger, contents (a state descriptor: reducing,
+    aggregating or list state) and how contents become output (``WindowEvaluation``)."""
+
+    key_selector: Any
+    assigner: Any
+    trigger: Any
+    allowed_lateness: int
+    late_data_tag: str | None
+    contents: Any
+    evaluation: Any
 
 
 @dataclass

@@ -24,6 +24,8 @@ class InputGate:
         self._ended = [False] * channel_count
         self._open_channels = channel_count
         self._on_data = on_data
+        # Channels blocked by barrier alignment, and what arrived on them meanwhile.
+        self._blocked: dict[int, deque[Any]] = {}
 
     @property
     def channel_count(self) -> int:
@@ -32,7 +34,7 @@ class InputGate:
     @property
     def finished(self) -> bool:
         """True when every channel delivered its EndOfPartition and all was polled."""
-        return self._open_channels == 0 and not self._queue
+        return self._open_channels == 0 and not self._queue and not self._blocked
 
     @property
     def queued(self) -> int:
@@ -45,11 +47,31 @@ class InputGate:
         self._queue.append((channel, item))
         self._on_data()
 
+    def block(self, channel: int) -> None:
+        """Hold back what ``channel`` delivers (its credits stay spent) until ``unblock_all``."""
+        self._blocked.setdefault(channel, deque())
+
+    def unblock_all(self) -> None:
+        """Release the blocked channels; what they held comes next, in channel order."""
+        held = [(channel, item) for channel, items in self._blocked.items() for item in items]
+        self._blocked.clear()
+        self._queue.extendleft(reversed(held))
+        if held:
+            self._on_data()
+
     def poll(self) -> tuple[int, Any] | None:
         """The next (channel, item), or None when nothing is queued."""
-        if not self._queue:
-            return None
-        channel, item = self._queue.popleft()
+        queue = self._queue
+        blocked = self._blocked
+        while queue:
+            channel, item = queue.popleft()
+            if channel in blocked:
+                blocked[channel].append(item)
+                continue
+            return self._consumed(channel, item)
+        return None
+
+    def _consumed(self, channel: int, item: Any) -> tuple[int, Any]:
         if isinstance(item, EndOfPartition):
             if not self._ended[channel]:
                 self._ended[channel] = True

@@ -4,6 +4,11 @@
 task awaits ``send_ready`` (full buffers) and ``flush`` (all buffers, at the
 buffer timeout) from its mailbox loop, one sender at a time, so every channel
 sees its buffers in order.
+
+A timestamped batch is partitioned with its timestamps; a channel's buffer holds
+either timestamped or plain records, so a change of kind sends the buffer.
+With ``select``, the edge reads only part of the output (a side output, or
+the main output of an operator that has side outputs).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from weir.keygroups import key_group_to_operator_table, stable_hash
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.network.environment import OutputChannel
+from weir.taskmanager.records import TimestampedBatch
 
 __all__ = ["RecordWriter"]
 
@@ -27,9 +33,12 @@ class RecordWriter:
 
     def __init__(self, channels: Sequence[OutputChannel], partitioner: int,
                  buffer_records: int, key_selector: Callable[[Any], Any] | None = None,
-                 max_parallelism: int = 128, channel_subtasks: Sequence[int] = ()) -> None:
+                 max_parallelism: int = 128, channel_subtasks: Sequence[int] = (),
+                 select: Callable[[list[Any]], list[Any]] | None = None) -> None:
         self._channels = list(channels)
+        self._select = select
         self._pending: list[list[Any]] = [[] for _ in channels]
+        self._pending_timestamps: list[list[Any] | None] = [None for _ in channels]
         self._ready: deque[tuple[int, Any]] = deque()
         self._buffer_records = buffer_records
         self._next_channel = 0
@@ -42,12 +51,11 @@ class RecordWriter:
             position = {subtask: i for i, subtask in enumerate(channel_subtasks)}
             self._channel_of_group = [position.get(s, s) for s in table]
             self._max_parallelism = max_parallelism
-            # key -> channel: hot keys skip the stable hash (dict lookups use Python's hash,
-            # which is fine within one process)
-            self._channel_of_key: dict[Any, int] = {}
+            self._channel_of_key: dict[Any, int] = {}  # see _channel_of_new_key
         self._random = random.Random()
 
-    def _choose_emit(self, partitioner: int) -> Callable[[list[Any]], None]:
+    def _choose_emit(self, partitioner: int
+                     ) -> Callable[[list[Any], list[Any] | None], None]:
         if len(self._channels) == 1:
             return self._emit_single
         return {
@@ -61,62 +69,117 @@ class RecordWriter:
 
     def emit(self, records: list[Any]) -> None:
         """Sort records into channel buffers; full buffers become ready to send."""
+        if self._select is not None:
+            records = self._select(records)
         if records:
             self.records_out += len(records)
-            self._emit(records)
+            self._emit(records, records.timestamps if isinstance(records, TimestampedBatch)
+                       else None)
 
-    def _emit_single(self, records: list[Any]) -> None:
-        self._append(0, records)
+    def _emit_single(self, records: list[Any], timestamps: list[Any] | None) -> None:
+        self._append(0, records, timestamps)
 
-    def _emit_round_robin(self, records: list[Any]) -> None:
+    def _emit_round_robin(self, records: list[Any], timestamps: list[Any] | None) -> None:
         n = len(self._channels)
         start = self._next_channel
         for offset in range(min(n, len(records))):
-            self._append((start + offset) % n, records[offset::n])
+            self._append((start + offset) % n, records[offset::n],
+                         None if timestamps is None else timestamps[offset::n])
         self._next_channel = (start + len(records)) % n
 
-    def _emit_random(self, records: list[Any]) -> None:
+    def _emit_random(self, records: list[Any], timestamps: list[Any] | None) -> None:
         n = len(self._channels)
-        buckets: list[list[Any]] = [[] for _ in range(n)]
         choice = self._random.randrange
-        for record in records:
-            buckets[choice(n)].append(record)
-        for channel, bucket in enumerate(buckets):
-            if bucket:
-                self._append(channel, bucket)
+        self._append_buckets([choice(n) for _ in records], records, timestamps)
 
-    def _emit_broadcast(self, records: list[Any]) -> None:
+    def _emit_broadcast(self, records: list[Any], timestamps: list[Any] | None) -> None:
         for channel in range(len(self._channels)):
-            self._append(channel, records)
+            self._append(channel, records, timestamps)
 
-    def _emit_hash(self, records: list[Any]) -> None:
+    def _emit_hash(self, records: list[Any], timestamps: list[Any] | None) -> None:
+        if timestamps is not None:
+            self._emit_hash_timestamped(records, timestamps)
+            return
         n = len(self._channels)
         buckets: list[list[Any]] = [[] for _ in range(n)]
         key_of = self._key_selector
-        table = self._channel_of_group
-        maxp = self._max_parallelism
         cache = self._channel_of_key
         cached = cache.get
         for record in records:
             key = key_of(record)
             channel = cached(key)
             if channel is None:
-                channel = cache[key] = table[stable_hash(key) % maxp]
+                channel = self._channel_of_new_key(key)
             buckets[channel].append(record)
-        if len(cache) > _KEY_CACHE_SIZE:
-            cache.clear()
         for channel, bucket in enumerate(buckets):
             if bucket:
-                self._append(channel, bucket)
+                self._append(channel, bucket, None)
 
-    def _append(self, channel: int, records: list[Any]) -> None:
+    def _emit_hash_timestamped(self, records: list[Any], timestamps: list[Any]) -> None:
+        n = len(self._channels)
+        buckets: list[list[Any]] = [[] for _ in range(n)]
+        stamps: list[list[Any]] = [[] for _ in range(n)]
+        key_of = self._key_selector
+        cache = self._channel_of_key
+        cached = cache.get
+        for record, timestamp in zip(records, timestamps):
+            key = key_of(record)
+            channel = cached(key)
+            if channel is None:
+                channel = self._channel_of_new_key(key)
+            buckets[channel].append(record)
+            stamps[channel].append(timestamp)
+        for channel, bucket in enumerate(buckets):
+            if bucket:
+                self._append(channel, bucket, stamps[channel])
+
+    def _channel_of_new_key(self, key: Any) -> int:
+        """Hot keys skip the stable hash: the key -> channel cache (dict lookups use Python's
+        hash, which is fine within one process) is bounded by clearing it when full."""
+        cache = self._channel_of_key
+        if len(cache) >= _KEY_CACHE_SIZE:
+            cache.clear()
+        channel = cache[key] = self._channel_of_group[stable_hash(key) % self._max_parallelism]
+        return channel
+
+    def _append_buckets(self, channels: list[int], records: list[Any],
+                        timestamps: list[Any] | None) -> None:
+        buckets: list[list[Any]] = [[] for _ in self._channels]
+        for channel, record in zip(channels, records):
+            buckets[channel].append(record)
+        for channel, bucket in enumerate(buckets):
+            if bucket:
+                self._append(channel, bucket, None if timestamps is None else
+                             [t for c, t in zip(channels, timestamps) if c == channel])
+
+    def _append(self, channel: int, records: list[Any], timestamps: list[Any] | None) -> None:
         pending = self._pending[channel]
+        pending_timestamps = self._pending_timestamps[channel]
+        if (timestamps is None) is not (pending_timestamps is None):
+            if pending:
+                self._cut(channel)
+                pending = self._pending[channel]
+            pending_timestamps = self._pending_timestamps[channel] = \
+                None if timestamps is None else []
         pending.extend(records)
+        if pending_timestamps is not None:
+            pending_timestamps.extend(timestamps)  # type: ignore[arg-type]
+        if len(pending) >= self._buffer_records:
+            self._cut(channel)
+
+    def _cut(self, channel: int) -> None:
+        """Make the channel's pending records ready to send, in buffers of at most
+        ``buffer_records``."""
+        pending = self._pending[channel]
+        stamps = self._pending_timestamps[channel]
         limit = self._buffer_records
-        if len(pending) >= limit:
-            for start in range(0, len(pending), limit):
-                self._ready.append((channel, pending[start:start + limit]))
-            self._pending[channel] = []
+        for start in range(0, len(pending), limit):
+            buffer = pending if len(pending) <= limit else pending[start:start + limit]
+            if stamps is not None:
+                buffer = TimestampedBatch(buffer, stamps[start:start + limit])
+            self._ready.append((channel, buffer))
+        self._pending[channel] = []
+        self._pending_timestamps[channel] = None
 
     @property
     def has_ready(self) -> bool:
@@ -134,8 +197,7 @@ class RecordWriter:
         """Send every buffer, full or not."""
         for channel, pending in enumerate(self._pending):
             if pending:
-                self._ready.append((channel, pending))
-                self._pending[channel] = []
+                self._cut(channel)
         await self.send_ready()
 
     async def broadcast_event(self, event: Any) -> None:

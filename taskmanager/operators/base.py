@@ -1,8 +1,20 @@
 """The runtime operator contract and what a task offers its operators.
 
-Callback order for every operator: ``open`` once; then ``process_batch`` and
-``on_processing_time`` in any order, never concurrently; ``end_input`` once when
-every input ended (not on cancel); ``close`` last, always.
+Callback order for every operator: ``initialize_state`` once (with the state
+restored from a checkpoint, or None); ``open`` once; then ``process_batch``,
+``on_processing_time`` and the checkpoint callbacks in any order, never
+concurrently; ``end_input`` once when every input ended (not on cancel);
+``close`` last, always.
+
+Checkpoint n, in order: ``prepare_snapshot_pre_barrier(n)`` (sinks pre-commit),
+``snapshot_state(n)`` (synchronous: the returned object is pickled at once, so
+later changes do not leak into it), then, once every task acknowledged,
+``notify_checkpoint_complete(n)`` (sinks commit) or ``notify_checkpoint_aborted(n)``.
+
+Batches are lists; records with event timestamps come as a ``TimestampedBatch``
+(see ``weir.taskmanager.records``) and every output keeps the timestamp of the
+input that made it. ``process_watermark(w)`` comes in order with the batches:
+event time reached ``w``; the chain passes ``w`` on after the operator returned.
 """
 
 from __future__ import annotations
@@ -37,6 +49,10 @@ class OperatorContext:
     request_timer_wakeup: Callable[[int], None]
     reporter: OutputReporter
     metrics: dict[str, int] = field(default_factory=dict)
+    # True when the job takes checkpoints: two-phase-commit sinks then commit on
+    # checkpoint completion (the final checkpoint at the end of a bounded job),
+    # otherwise at the end of input.
+    checkpointing: bool = False
 
 
 class StreamOperator:
@@ -44,12 +60,48 @@ class StreamOperator:
 
     def __init__(self, spec: OperatorSpec) -> None:
         self.spec = spec
+        self.restored_state: Any = None
+
+    def initialize_state(self, state: Any) -> None:
+        """Receive what ``snapshot_state`` returned in the checkpoint restored from."""
+        self.restored_state = state
 
     def open(self, context: OperatorContext) -> None:
         """Prepare; user functions' open() is called here."""
 
+    async def recover(self) -> None:
+        """After ``open``: finish what the restored checkpoint left (sinks commit its
+        pre-committed output)."""
+
+    async def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` is about to be taken: flush what belongs before it."""
+
+    def snapshot_state(self, checkpoint_id: int) -> Any:
+        """This operator's state for checkpoint ``checkpoint_id``; None when it has none."""
+        return None
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` is complete: make its effects visible (commit)."""
+
+    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` will never complete."""
+
+    # True for an operator that makes its own watermarks (a timestamp assigner): the
+    # chain stops input watermarks at it (except the final one) and asks it for its own
+    # with ``periodic_watermark``.
+    generates_watermarks = False
+
     def process_batch(self, records: list[Any]) -> list[Any]:
         raise NotImplementedError
+
+    def process_watermark(self, watermark: int) -> list[Any]:
+        """Event time reached ``watermark``: fire event-time timers; return their outputs."""
+        return []
+
+    def periodic_watermark(self, now_ms: int) -> tuple[int | None, bool | None]:
+        """A watermark generator's new watermark (None: none due) and whether it is idle
+        (None: unchanged); called at every processing-time wakeup."""
+        return None, None
 
     def on_processing_time(self, now_ms: int) -> list[Any]:
         """Fire processing-time timers due at ``now_ms``; return their outputs."""

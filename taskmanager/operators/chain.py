@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from weir.common.constants import MAX_LONG_VALUE
 from weir.graph import operators as specs
 from weir.taskmanager.operators.base import OperatorContext, SinkOperator, StreamOperator
 from weir.taskmanager.operators.keyed import KeyedProcessOperator, KeyedReduceOperator
@@ -19,6 +20,9 @@ from weir.taskmanager.operators.stateless import (
     MapOperator,
     ProcessOperator,
 )
+from weir.taskmanager.operators.timestamps import TimestampsAndWatermarksOperator
+from weir.taskmanager.operators.window import WindowOperator
+from weir.taskmanager.records import concat_batches
 
 __all__ = ["OperatorChain", "create_operator"]
 
@@ -33,6 +37,8 @@ _RUNTIME_OPERATORS: dict[type, type[StreamOperator]] = {
     specs.CollectSinkSpec: CollectSinkOperator,
     specs.SinkFunctionSpec: SinkFunctionOperator,
     specs.SinkSpec: ConnectorSinkOperator,
+    specs.TimestampsAndWatermarksSpec: TimestampsAndWatermarksOperator,
+    specs.WindowSpec: WindowOperator,
 }
 
 
@@ -46,8 +52,10 @@ def create_operator(spec: specs.OperatorSpec) -> StreamOperator:
 class OperatorChain:
     """The synchronous operators of a task, then optionally a sink that ends the chain."""
 
-    def __init__(self, operator_specs: list[specs.OperatorSpec]) -> None:
+    def __init__(self, operator_specs: list[specs.OperatorSpec],
+                 operator_ids: list[str] | None = None) -> None:
         self.operators = [create_operator(spec) for spec in operator_specs]
+        self.operator_ids = operator_ids or [f"op-{i}" for i in range(len(self.operators))]
         tail = self.operators[-1] if self.operators else None
         self.sink: SinkOperator | None = tail if isinstance(tail, SinkOperator) else None
         self._sync = self.operators[:-1] if self.sink is not None else list(self.operators)
@@ -70,7 +78,7 @@ class OperatorChain:
         for position, operator in enumerate(self._sync):
             emitted = produce(operator)
             if emitted:
-                out.extend(self.process(emitted, position + 1))
+                out = concat_batches(out, self.process(emitted, position + 1))
         return out
 
     def fire_processing_timers(self, now_ms: int) -> list[Any]:
@@ -83,6 +91,79 @@ class OperatorChain:
     def end_input(self) -> list[Any]:
         """Operators end in chain order, so each sees everything its predecessor emits."""
         return self._emit_from_each(lambda operator: operator.end_input())
+
+    @property
+    def side_output_routes(self) -> dict[tuple[str, int], str]:
+        """The side outputs the job reads from the chain's last operator, by output edge."""
+        return self.operators[-1].spec.side_output_routes if self.operators else {}
+
+    # ------------------------------------------------------------- event time
+
+    @property
+    def generates_watermarks(self) -> bool:
+        return any(operator.generates_watermarks for operator in self._sync)
+
+    def advance_watermark(self, watermark: int, start: int = 0) -> tuple[list[Any], int | None]:
+        """Event time reached ``watermark`` at position ``start``: each operator fires its
+        event-time timers (their outputs run through the rest of the chain), then the
+        watermark moves on, up to an operator that generates its own watermarks (the final,
+        maximum watermark passes it). Returns the outputs and the watermark that leaves the
+        chain, or None."""
+        out: list[Any] = []
+        for position in range(start, len(self._sync)):
+            operator = self._sync[position]
+            emitted = operator.process_watermark(watermark)
+            if emitted:
+                out = concat_batches(out, self.process(emitted, position + 1))
+            if operator.generates_watermarks and watermark < MAX_LONG_VALUE:
+                return out, None
+        return out, watermark
+
+    def periodic_watermarks(self, now_ms: int) -> tuple[list[Any], int | None, bool | None]:
+        """Ask the watermark generators for their watermarks and advance the chain from each.
+        Returns the outputs, the watermark that leaves the chain (or None) and the idle
+        status of the last generator (None: unchanged)."""
+        out: list[Any] = []
+        leaving: int | None = None
+        idle: bool | None = None
+        for position, operator in enumerate(self._sync):
+            if operator.generates_watermarks:
+                watermark, idle = operator.periodic_watermark(now_ms)
+                if watermark is not None:
+                    emitted, leaving = self.advance_watermark(watermark, position + 1)
+                    out = concat_batches(out, emitted)
+        return out, leaving, idle
+
+    # ------------------------------------------------------------ checkpoints
+
+    def initialize_state(self, states: dict[str, Any]) -> None:
+        for op_id, operator in zip(self.operator_ids, self.operators):
+            operator.initialize_state(states.get(op_id))
+
+    async def recover(self) -> None:
+        for operator in self.operators:
+            await operator.recover()
+
+    async def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
+        for operator in self.operators:
+            await operator.prepare_snapshot_pre_barrier(checkpoint_id)
+
+    def snapshot_state(self, checkpoint_id: int) -> dict[str, Any]:
+        """Each operator's state by operator id, for operators that have state."""
+        states = {}
+        for op_id, operator in zip(self.operator_ids, self.operators):
+            state = operator.snapshot_state(checkpoint_id)
+            if state is not None:
+                states[op_id] = state
+        return states
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        for operator in self.operators:
+            await operator.notify_checkpoint_complete(checkpoint_id)
+
+    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        for operator in self.operators:
+            operator.notify_checkpoint_aborted(checkpoint_id)
 
     def close(self) -> None:
         errors = []

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from weir.common.constants import MIN_LONG_VALUE
 from weir.datastream.functions import Function, KeyedProcessFunction, TimeDomain, TimerService
-from weir.graph.operators import KeyedProcessSpec, KeyedReduceSpec
+from weir.datastream.output_tag import OutputTag
+from weir.graph.operators import KeyedProcessSpec, KeyedReduceSpec, OperatorSpec
 from weir.taskmanager.operators.base import OperatorContext, StreamOperator
+from weir.taskmanager.operators.output import OutputCollector
+from weir.taskmanager.records import TimestampedBatch
 from weir.taskmanager.runtime_context import StreamingRuntimeContext
 from weir.taskmanager.state.heap import HeapKeyedStateBackend
 from weir.taskmanager.timers import TimerQueue
 
-__all__ = ["KeyedProcessOperator", "KeyedReduceOperator"]
+__all__ = ["KeyedOperator", "KeyedProcessOperator", "KeyedReduceOperator"]
 
 _MISSING = object()
-MAX_WATERMARK = 2**63 - 1
-MIN_WATERMARK = -(2**63)
 
 
 class KeyedReduceOperator(StreamOperator):
@@ -28,14 +30,18 @@ class KeyedReduceOperator(StreamOperator):
 
     def open(self, context: OperatorContext) -> None:
         self.backend = HeapKeyedStateBackend(context.clock_ms)
+        self.backend.restore(self.restored_state)
         self._table = self.backend.table("reduce")
+
+    def snapshot_state(self, checkpoint_id: int) -> Any:
+        return self.backend.snapshot()
 
     def process_batch(self, records: list[Any]) -> list[Any]:
         table = self._table
         get = table.get
         key_of = self._key_selector
         reduce = self._reduce
-        out = []
+        out: list[Any] = []
         append = out.append
         for record in records:
             key = key_of(record)
@@ -43,7 +49,78 @@ class KeyedReduceOperator(StreamOperator):
             acc = record if acc is _MISSING else reduce(acc, record)
             table[key] = acc
             append(acc)
+        if isinstance(records, TimestampedBatch):
+            return TimestampedBatch(out, records.timestamps)
         return out
+
+
+class KeyedOperator(StreamOperator):
+    """Keyed state, per-key timers in both time domains, and the current watermark.
+
+    Event-time timers fire when a watermark reaches them (``process_watermark``),
+    processing-time timers when the task's clock does (``on_processing_time``);
+    subclasses handle each timer in ``on_timer``. The snapshot is the keyed
+    state tables and both timer queues.
+    """
+
+    watermark: int
+
+    def __init__(self, spec: OperatorSpec, key_selector: Any) -> None:
+        super().__init__(spec)
+        self.key_selector = key_selector
+        self.processing_timers = TimerQueue()
+        self.event_timers = TimerQueue()
+        self.watermark = MIN_LONG_VALUE
+
+    def open(self, context: OperatorContext) -> None:
+        self.context = context
+        self.backend = HeapKeyedStateBackend(context.clock_ms)
+        state = self.restored_state or {}
+        self.backend.restore(state.get("keyed"))
+        self.processing_timers.restore(state.get("processing_timers"))
+        self.event_timers.restore(state.get("event_timers"))
+        upcoming = self.processing_timers.next_timestamp()
+        if upcoming is not None:
+            context.request_timer_wakeup(upcoming)
+        self.output = OutputCollector(self.spec.side_output_routes.values())
+
+    def snapshot_state(self, checkpoint_id: int) -> Any:
+        return {"keyed": self.backend.snapshot(),
+                "processing_timers": self.processing_timers.snapshot(),
+                "event_timers": self.event_timers.snapshot()}
+
+    def register_processing_timer(self, key: Any, timestamp: int) -> None:
+        if self.processing_timers.register(key, timestamp):
+            self.context.request_timer_wakeup(timestamp)
+
+    def process_watermark(self, watermark: int) -> list[Any]:
+        self.watermark = watermark
+        return self._fire(self.event_timers, watermark, TimeDomain.EVENT_TIME)
+
+    def on_processing_time(self, now_ms: int) -> list[Any]:
+        return self._fire(self.processing_timers, now_ms, TimeDomain.PROCESSING_TIME)
+
+    def next_processing_timer(self) -> int | None:
+        return self.processing_timers.next_timestamp()
+
+    def _fire(self, timers: TimerQueue, upto: int, domain: TimeDomain) -> list[Any]:
+        if timers.next_timestamp() is None:
+            return []
+        output = self.output
+        output.start(self.timer_outputs_timed(domain))
+        while (due := timers.pop_due(upto)) is not None:
+            timestamp, key = due
+            output.timestamp = timestamp
+            self.on_timer(timestamp, key, domain)
+        output.timestamp = None
+        return output.take()
+
+    def timer_outputs_timed(self, domain: TimeDomain) -> bool:
+        """Whether outputs of timers in ``domain`` carry the timer's timestamp."""
+        return True
+
+    def on_timer(self, timestamp: int, key: Any, domain: TimeDomain) -> None:
+        raise NotImplementedError
 
 
 class _KeyedTimerService(TimerService):
@@ -58,8 +135,7 @@ class _KeyedTimerService(TimerService):
 
     def register_processing_time_timer(self, timestamp: int) -> None:
         op = self._operator
-        if op.processing_timers.register(op.backend.current_key, int(timestamp)):
-            op.context.request_timer_wakeup(int(timestamp))
+        op.register_processing_timer(op.backend.current_key, int(timestamp))
 
     def register_event_time_timer(self, timestamp: int) -> None:
         op = self._operator
@@ -93,61 +169,55 @@ class _KeyedContext(KeyedProcessFunction.OnTimerContext):
     def time_domain(self) -> TimeDomain:
         return self.domain
 
+    def output(self, output_tag: OutputTag, value: Any) -> None:
+        self._operator.output.output(output_tag, value)
 
-class KeyedProcessOperator(StreamOperator):
-    """Runs a KeyedProcessFunction with the record's key as the state scope."""
+
+class KeyedProcessOperator(KeyedOperator):
+    """Runs a KeyedProcessFunction with the record's key as the state scope.
+
+    Outputs of ``process_element`` carry the record's timestamp, outputs of an
+    event-time ``on_timer`` the timer's; processing-time timers' outputs carry
+    none (as in Flink).
+    """
 
     def __init__(self, spec: KeyedProcessSpec) -> None:
-        super().__init__(spec)
-        self._key_selector = spec.key_selector
+        super().__init__(spec, spec.key_selector)
         self.function = spec.function
-        self.processing_timers = TimerQueue()
-        self.event_timers = TimerQueue()
-        self.watermark = MIN_WATERMARK
 
     def open(self, context: OperatorContext) -> None:
-        self.context = context
-        self.backend = HeapKeyedStateBackend(context.clock_ms)
+        super().open(context)
         self._ctx = _KeyedContext(self)
         if isinstance(self.function, Function):
             self.function.open(StreamingRuntimeContext(context, self.backend))
 
     def process_batch(self, records: list[Any]) -> list[Any]:
-        out: list[Any] = []
         backend = self.backend
-        key_of = self._key_selector
+        key_of = self.key_selector
         process = self.function.process_element
         ctx = self._ctx
-        for record in records:
+        output = self.output
+        collect = output.collect
+        timestamps = records.timestamps if isinstance(records, TimestampedBatch) else None
+        output.start(timestamps is not None)
+        for index, record in enumerate(records):
             backend.current_key = key_of(record)
-            produced = process(record, ctx)
-            if produced is not None:
-                out.extend(produced)
-        return out
+            if timestamps is not None:
+                output.timestamp = ctx.current_timestamp = timestamps[index]
+            collect(process(record, ctx))
+        output.timestamp = ctx.current_timestamp = None
+        return output.take()
 
-    def _fire(self, timers: TimerQueue, upto: int, domain: TimeDomain) -> list[Any]:
-        out: list[Any] = []
+    def timer_outputs_timed(self, domain: TimeDomain) -> bool:
+        return domain is TimeDomain.EVENT_TIME
+
+    def on_timer(self, timestamp: int, key: Any, domain: TimeDomain) -> None:
         ctx = self._ctx
         ctx.domain = domain
-        while (due := timers.pop_due(upto)) is not None:
-            timestamp, key = due
-            self.backend.current_key = key
-            ctx.current_timestamp = timestamp
-            produced = self.function.on_timer(timestamp, ctx)
-            if produced is not None:
-                out.extend(produced)
+        self.backend.current_key = key
+        ctx.current_timestamp = timestamp
+        self.output.collect(self.function.on_timer(timestamp, ctx))
         ctx.current_timestamp = None
-        return out
-
-    def on_processing_time(self, now_ms: int) -> list[Any]:
-        return self._fire(self.processing_timers, now_ms, TimeDomain.PROCESSING_TIME)
-
-    def next_processing_timer(self) -> int | None:
-        return self.processing_timers.next_timestamp()
-
-    def end_input(self) -> list[Any]:
-        self.watermark = MAX_WATERMARK
-        return self._fire(self.event_timers, MAX_WATERMARK, TimeDomain.EVENT_TIME)
 
     def close(self) -> None:
         if isinstance(self.function, Function):

@@ -1,18 +1,26 @@
-"""Sinks: print, collect (execute_and_collect), user SinkFunction and connector Sink."""
+"""Sinks: print, collect (execute_and_collect), user SinkFunction, connector Sink (with two-phase
+commit for a ``TwoPhaseCommittingSink``)."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
+from dataclasses import dataclass
 from typing import Any
 
-from weir.datastream.connectors.base import SinkWriter
+from weir.datastream.connectors.base import (
+    Committer,
+    SinkWriter,
+    TwoPhaseCommittingSink,
+    TwoPhaseCommittingSinkWriter,
+)
 from weir.datastream.functions import Function, function_call
 from weir.graph.operators import CollectSinkSpec, PrintSinkSpec, SinkFunctionSpec, SinkSpec
 from weir.taskmanager.operators.base import OperatorContext, SinkOperator
 from weir.taskmanager.runtime_context import StreamingRuntimeContext
 
-__all__ = ["CollectSinkOperator", "ConnectorSinkOperator", "PrintSinkOperator",
-           "SinkFunctionOperator"]
+__all__ = ["CollectSinkOperator", "CommittableCollector", "ConnectorSinkOperator",
+           "PrintSinkOperator", "SinkFunctionOperator", "TwoPhaseSinkState"]
 
 _REPORT_RECORDS = 1000
 
@@ -95,25 +103,127 @@ class SinkFunctionOperator(SinkOperator):
             self._function.close()
 
 
+@dataclass(frozen=True)
+class TwoPhaseSinkState:
+    """A two-phase-commit sink's operator state: the writer's own state and the
+    committables of checkpoints not known to be committed, by checkpoint id."""
+
+    writer: Any
+    committables: dict[int, list[Any]]
+
+
+class CommittableCollector:
+    """Pre-committed committables by checkpoint id until they are committed
+    (Flink's ``CommittableCollector``). Only the task's mailbox thread touches it."""
+
+    def __init__(self, restored: dict[int, list[Any]] | None = None) -> None:
+        self._by_checkpoint = {n: list(c) for n, c in (restored or {}).items()}
+
+    def add(self, checkpoint_id: int, committables: list[Any]) -> None:
+        if committables:
+            self._by_checkpoint.setdefault(checkpoint_id, []).extend(committables)
+
+    def up_to(self, checkpoint_id: int | None) -> tuple[list[int], list[Any]]:
+        """The checkpoint ids ≤ ``checkpoint_id`` (all for None) with committables, and
+        those committables in checkpoint order."""
+        ids = sorted(n for n in self._by_checkpoint if checkpoint_id is None or n <= checkpoint_id)
+        return ids, [c for n in ids for c in self._by_checkpoint[n]]
+
+    def remove(self, checkpoint_ids: list[int]) -> None:
+        for n in checkpoint_ids:
+            del self._by_checkpoint[n]
+
+    def snapshot(self) -> dict[int, list[Any]]:
+        return {n: list(c) for n, c in self._by_checkpoint.items()}
+
+
 class ConnectorSinkOperator(SinkOperator):
-    """Drives a connector ``Sink``'s writer."""
+    """Drives a connector ``Sink``'s writer, and a ``TwoPhaseCommittingSink``'s committer.
+
+    Two-phase commit, as in Flink's sink writer and committer operators:
+
+    1. ``prepare_snapshot_pre_barrier(n)``: the writer pre-commits; its
+       committables are kept under checkpoint n;
+    2. ``snapshot_state(n)``: the writer's state and every committable not yet
+       committed go into checkpoint n;
+    3. ``notify_checkpoint_complete(n)``: the committables of all checkpoints
+       ≤ n are committed (a completed checkpoint subsumes aborted earlier ones);
+    4. ``recover()`` after a restore: the restored checkpoint completed, so the
+       committables in its state are committed (again: commits are idempotent).
+
+    Without checkpointing, ``finish()`` pre-commits and commits everything at
+    the end of input. A plain ``Sink``'s writer is only written and flushed.
+    """
 
     def __init__(self, spec: SinkSpec) -> None:
         super().__init__(spec)
         self._sink = spec.sink
         self._writer: SinkWriter[Any] | None = None
+        self._committer: Committer | None = None
+        self._committables = CommittableCollector()
+        self._checkpointing = False
+        self._closing: asyncio.Task[None] | None = None
 
     def open(self, context: OperatorContext) -> None:
-        self._writer = self._sink.create_writer(context.subtask_index, context.parallelism)
+        sink = self._sink
+        sink.configure(context.configuration)
+        if not isinstance(sink, TwoPhaseCommittingSink):
+            self._writer = sink.create_writer(context.subtask_index, context.parallelism)
+            return
+        restored = self.restored_state
+        if restored is not None and not isinstance(restored, TwoPhaseSinkState):
+            raise TypeError(f"{self.spec.name}: cannot restore sink state of type "
+                            f"{type(restored).__name__}")
+        self._checkpointing = context.checkpointing
+        self._writer = sink.create_writer(context.subtask_index, context.parallelism,
+                                          restored.writer if restored else None)
+        self._committer = sink.create_committer()
+        if restored is not None:
+            self._committables = CommittableCollector(restored.committables)
+
+    def _two_phase_writer(self) -> TwoPhaseCommittingSinkWriter[Any] | None:
+        writer = self._writer
+        return writer if isinstance(writer, TwoPhaseCommittingSinkWriter) else None
 
     async def write(self, records: list[Any]) -> None:
         assert self._writer is not None
         await self._writer.write_batch(records)
 
+    async def recover(self) -> None:
+        await self._commit_up_to(None)
+
+    async def prepare_snapshot_pre_barrier(self, checkpoint_id: int) -> None:
+        writer = self._two_phase_writer()
+        if writer is not None:
+            self._committables.add(checkpoint_id, await writer.prepare_commit())
+
+    def snapshot_state(self, checkpoint_id: int) -> TwoPhaseSinkState | None:
+        writer = self._two_phase_writer()
+        if writer is None:
+            return None
+        return TwoPhaseSinkState(writer.snapshot_state(), self._committables.snapshot())
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        await self._commit_up_to(checkpoint_id)
+
+    async def _commit_up_to(self, checkpoint_id: int | None) -> None:
+        if self._committer is None:
+            return
+        ids, committables = self._committables.up_to(checkpoint_id)
+        if committables:
+            await self._committer.commit(committables)
+        self._committables.remove(ids)
+
     async def finish(self) -> None:
         assert self._writer is not None
         await self._writer.flush()
+        writer = self._two_phase_writer()
+        if writer is not None and self._committer is not None and not self._checkpointing:
+            await self._committer.commit(await writer.prepare_commit())
 
     def close(self) -> None:
+        """Close the writer; the committer's async close runs on the task's loop."""
         if self._writer is not None:
             self._writer.close()
+        if self._committer is not None:
+            self._closing = asyncio.get_running_loop().create_task(self._committer.close())

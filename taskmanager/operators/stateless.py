@@ -1,12 +1,21 @@
-"""Map, flat-map, filter and process: one call per record, a list comprehension per batch."""
+"""Map, flat-map, filter and process: one call per record, a list comprehension per batch.
+
+A timestamped batch keeps its timestamps: map reuses the list, filter and
+flat-map select or repeat each record's timestamp for its outputs.
+"""
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any
 
+from weir.common.constants import MIN_LONG_VALUE
 from weir.datastream.functions import Function, ProcessFunction, TimerService, function_call
+from weir.datastream.output_tag import OutputTag
 from weir.graph.operators import FilterSpec, FlatMapSpec, MapSpec, ProcessSpec
 from weir.taskmanager.operators.base import OperatorContext, StreamOperator
+from weir.taskmanager.operators.output import OutputCollector
+from weir.taskmanager.records import TimestampedBatch
 from weir.taskmanager.runtime_context import StreamingRuntimeContext
 
 __all__ = ["FilterOperator", "FlatMapOperator", "MapOperator", "ProcessOperator",
@@ -34,7 +43,10 @@ class MapOperator(UserFunctionOperator):
         self._call = function_call(spec.function, "map")
 
     def process_batch(self, records: list[Any]) -> list[Any]:
-        return list(map(self._call, records))
+        out = list(map(self._call, records))
+        if isinstance(records, TimestampedBatch):
+            return TimestampedBatch(out, records.timestamps)
+        return out
 
 
 class FilterOperator(UserFunctionOperator):
@@ -44,6 +56,9 @@ class FilterOperator(UserFunctionOperator):
         self._call = function_call(spec.function, "filter")
 
     def process_batch(self, records: list[Any]) -> list[Any]:
+        if isinstance(records, TimestampedBatch):
+            keep = list(map(self._call, records))
+            return TimestampedBatch(compress(records, keep), list(compress(records.timestamps, keep)))
         return list(filter(self._call, records))
 
 
@@ -57,6 +72,15 @@ class FlatMapOperator(UserFunctionOperator):
         out: list[Any] = []
         extend = out.extend
         call = self._call
+        if isinstance(records, TimestampedBatch):
+            out_timestamps: list[int | None] = []
+            for record, timestamp in zip(records, records.timestamps):
+                produced = call(record)
+                if produced is not None:
+                    before = len(out)
+                    extend(produced)
+                    out_timestamps.extend([timestamp] * (len(out) - before))
+            return TimestampedBatch(out, out_timestamps)
         for record in records:
             produced = call(record)
             if produced is not None:
@@ -64,16 +88,42 @@ class FlatMapOperator(UserFunctionOperator):
         return out
 
 
-class _ProcessContext(ProcessFunction.Context):
-    def __init__(self, context: OperatorContext) -> None:
-        self._context = context
+class _NonKeyedTimerService(TimerService):
+    """The clocks only: timers need a key."""
 
-    def timestamp(self) -> int | None:
-        return None
+    def __init__(self, operator: ProcessOperator) -> None:
+        self._operator = operator
 
-    def timer_service(self) -> TimerService:
+    def current_processing_time(self) -> int:
+        return self._operator.context.clock_ms()
+
+    def current_watermark(self) -> int:
+        return self._operator.watermark
+
+    def _no_timers(self, timestamp: int) -> None:
         raise RuntimeError("Setting timers is only supported on a keyed stream: "
                            "use key_by() and a KeyedProcessFunction")
+
+    register_processing_time_timer = _no_timers
+    register_event_time_timer = _no_timers
+    delete_processing_time_timer = _no_timers
+    delete_event_time_timer = _no_timers
+
+
+class _ProcessContext(ProcessFunction.Context):
+    def __init__(self, operator: ProcessOperator) -> None:
+        self._operator = operator
+        self._timer_service = _NonKeyedTimerService(operator)
+        self.current_timestamp: int | None = None
+
+    def timestamp(self) -> int | None:
+        return self.current_timestamp
+
+    def timer_service(self) -> TimerService:
+        return self._timer_service
+
+    def output(self, output_tag: OutputTag, value: Any) -> None:
+        self._operator.output.output(output_tag, value)
 
 
 class ProcessOperator(UserFunctionOperator):
@@ -83,14 +133,28 @@ class ProcessOperator(UserFunctionOperator):
 
     def open(self, context: OperatorContext) -> None:
         super().open(context)
-        self._ctx = _ProcessContext(context)
+        self.context = context
+        self.watermark = MIN_LONG_VALUE
+        self.output = OutputCollector(self.spec.side_output_routes.values())
+        self._ctx = _ProcessContext(self)
+
+    def process_watermark(self, watermark: int) -> list[Any]:
+        self.watermark = watermark
+        return []
 
     def process_batch(self, records: list[Any]) -> list[Any]:
-        out: list[Any] = []
         process = self.function.process_element
         ctx = self._ctx
-        for record in records:
-            produced = process(record, ctx)
-            if produced is not None:
-                out.extend(produced)
-        return out
+        output = self.output
+        collect = output.collect
+        if isinstance(records, TimestampedBatch):
+            output.start(True)
+            for record, timestamp in zip(records, records.timestamps):
+                output.timestamp = ctx.current_timestamp = timestamp
+                collect(process(record, ctx))
+            output.timestamp = ctx.current_timestamp = None
+        else:
+            output.start(False)
+            for record in records:
+                collect(process(record, ctx))
+        return output.take()

@@ -19,10 +19,13 @@ class KeyedStateBackend(abc.ABC):
     """
 
     current_key: Any = None
+    # The window whose state namespaced state objects read and write.
+    current_namespace: Any = None
 
     @abc.abstractmethod
-    def get_state(self, kind: str, descriptor: StateDescriptor) -> State:
-        """The state object of ``kind`` ('value', 'list', 'map', 'reducing', 'aggregating')."""
+    def get_state(self, kind: str, descriptor: StateDescriptor, namespaced: bool = False) -> State:
+        """The state object of ``kind`` ('value', 'list', 'map', 'reducing', 'aggregating');
+        ``namespaced`` state is scoped to the current key and ``current_namespace``."""
 
     @abc.abstractmethod
     def table(self, name: str) -> dict[Any, Any]:

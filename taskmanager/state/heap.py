@@ -2,6 +2,14 @@
 
 TTL is in processing time and applies to a whole value (value, reducing,
 aggregating state), to each list (list state) and to each entry (map state).
+
+Namespaced state (window contents, trigger state) has one dict per namespace:
+``table[namespace][key]``. A window operator touches one window for many keys
+in a row, so it fetches the window's dict once and then pays one lookup per
+record, with no ``(key, window)`` tuple to build and hash (measured: half the
+cost of a composite key on the windowed benchmark). It sets
+``current_namespace`` to the window before it touches such state; a namespace
+whose last key is cleared is removed.
 """
 
 from __future__ import annotations
@@ -69,19 +77,64 @@ class _Plain:
 
 class _HeapState:
     def __init__(self, backend: HeapKeyedStateBackend, table: dict[Any, Any],
-                 access: _Ttl | _Plain) -> None:
+                 access: _Ttl | _Plain, namespaced: bool) -> None:
         self._backend = backend
         self._table = table
         self._access = access
+        self._namespaced = namespaced
+
+    def _scope(self, create: bool, namespace: Any = _MISSING) -> dict[Any, Any] | None:
+        """The dict holding the current key's entry: the table itself, or for namespaced
+        state the dict of ``namespace`` (default: the current one)."""
+        if not self._namespaced:
+            return self._table
+        if namespace is _MISSING:
+            namespace = self._backend.current_namespace
+        scope = self._table.get(namespace)
+        if scope is None and create:
+            scope = self._table[namespace] = {}
+        return scope
 
     def _get(self) -> Any:
-        return self._access.read(self._table, self._backend.current_key)
+        scope = self._scope(False)
+        return _MISSING if scope is None else self._access.read(scope, self._backend.current_key)
 
     def _put(self, value: Any) -> None:
-        self._access.write(self._table, self._backend.current_key, value)
+        self._access.write(self._scope(True), self._backend.current_key, value)  # type: ignore
 
     def clear(self) -> None:
-        self._table.pop(self._backend.current_key, None)
+        self._drop(self._backend.current_namespace if self._namespaced else None)
+
+    def _drop(self, namespace: Any) -> None:
+        scope = self._scope(False, namespace)
+        if scope is not None:
+            scope.pop(self._backend.current_key, None)
+            if self._namespaced and not scope:
+                del self._table[namespace]
+
+
+class _MergingState(_HeapState):
+    """List, reducing and aggregating state: namespaces of one key can merge (sessions)."""
+
+    def _combine(self, first: Any, second: Any) -> Any:
+        raise NotImplementedError
+
+    def merge_namespaces(self, target: Any, sources: Iterable[Any]) -> None:
+        """Fold the current key's values in ``sources`` into ``target``; sources are cleared."""
+        merged = _MISSING
+        key = self._backend.current_key
+        for namespace in sources:
+            scope = self._scope(False, namespace)
+            value = _MISSING if scope is None else self._access.read(scope, key)
+            self._drop(namespace)
+            if value is not _MISSING:
+                merged = value if merged is _MISSING else self._combine(merged, value)
+        if merged is _MISSING:
+            return
+        scope = self._scope(True, target)
+        current = self._access.read(scope, key)  # type: ignore[arg-type]
+        self._access.write(scope, key,  # type: ignore[arg-type]
+                           merged if current is _MISSING else self._combine(current, merged))
 
 
 class _HeapValueState(_HeapState, ValueState):
@@ -96,7 +149,10 @@ class _HeapValueState(_HeapState, ValueState):
             self._put(value)
 
 
-class _HeapListState(_HeapState, ListState):
+class _HeapListState(_MergingState, ListState):
+    def _combine(self, first: Any, second: Any) -> Any:
+        return first + second
+
     def get(self) -> list[Any]:
         value = self._get()
         return [] if value is _MISSING else list(value)
@@ -124,10 +180,13 @@ class _HeapMapState(_HeapState, MapState):
     """One inner dict per key; TTL applies per entry of the inner dict."""
 
     def _map(self, create: bool) -> dict[Any, Any] | None:
+        scope = self._scope(create)
+        if scope is None:
+            return None
         key = self._backend.current_key
-        inner = self._table.get(key)
+        inner = scope.get(key)
         if inner is None and create:
-            inner = self._table[key] = {}
+            inner = scope[key] = {}
         return inner
 
     def get(self, key: Any) -> Any:
@@ -170,11 +229,15 @@ class _HeapMapState(_HeapState, MapState):
         return not self.items()
 
 
-class _HeapReducingState(_HeapState, ReducingState):
+class _HeapReducingState(_MergingState, ReducingState):
     def __init__(self, backend: HeapKeyedStateBackend, table: dict[Any, Any],
-                 access: _Ttl | _Plain, reduce: Callable[[Any, Any], Any]) -> None:
-        super().__init__(backend, table, access)
+                 access: _Ttl | _Plain, namespaced: bool,
+                 reduce: Callable[[Any, Any], Any]) -> None:
+        super().__init__(backend, table, access, namespaced)
         self._reduce = reduce
+
+    def _combine(self, first: Any, second: Any) -> Any:
+        return self._reduce(first, second)
 
     def get(self) -> Any:
         value = self._get()
@@ -185,11 +248,16 @@ class _HeapReducingState(_HeapState, ReducingState):
         self._put(value if current is _MISSING else self._reduce(current, value))
 
 
-class _HeapAggregatingState(_HeapState, AggregatingState):
+class _HeapAggregatingState(_MergingState, AggregatingState):
+    """Stores the accumulator; ``get`` returns ``get_result`` of it."""
+
     def __init__(self, backend: HeapKeyedStateBackend, table: dict[Any, Any],
-                 access: _Ttl | _Plain, aggregate: Any) -> None:
-        super().__init__(backend, table, access)
+                 access: _Ttl | _Plain, namespaced: bool, aggregate: Any) -> None:
+        super().__init__(backend, table, access, namespaced)
         self._aggregate = aggregate
+
+    def _combine(self, first: Any, second: Any) -> Any:
+        return self._aggregate.merge(first, second)
 
     def get(self) -> Any:
         accumulator = self._get()
@@ -203,41 +271,56 @@ class _HeapAggregatingState(_HeapState, AggregatingState):
 
 
 class HeapKeyedStateBackend(KeyedStateBackend):
-    """Keyed state in dicts: ``tables[state name][key] = value``."""
+    """Keyed state in dicts: ``tables[state name][key] = value``
+    (``tables[state name][namespace][key]`` for namespaced state)."""
+
+    current_namespace: Any = None
 
     def __init__(self, clock_ms: Callable[[], int]) -> None:
         self._clock_ms = clock_ms
         self.tables: dict[str, dict[Any, Any]] = {}
-        self._states: dict[str, tuple[str, State]] = {}
+        self._states: dict[str, tuple[str, bool, State]] = {}
 
     def table(self, name: str) -> dict[Any, Any]:
         return self.tables.setdefault(name, {})
 
-    def get_state(self, kind: str, descriptor: StateDescriptor) -> State:
+    def snapshot(self) -> dict[str, dict[Any, Any]]:
+        """The live tables: the caller pickles them at once (TTL entries keep their expiry)."""
+        return {name: table for name, table in self.tables.items() if table}
+
+    def restore(self, tables: dict[str, dict[Any, Any]] | None) -> None:
+        """Fill the tables in place, so state objects already handed out see the entries."""
+        for name, entries in (tables or {}).items():
+            self.table(name).update(entries)
+
+    def get_state(self, kind: str, descriptor: StateDescriptor, namespaced: bool = False) -> State:
         known = self._states.get(descriptor.name)
         if known is not None:
-            if known[0] != kind:
+            if known[:2] != (kind, namespaced):
                 raise ValueError(f"state '{descriptor.name}' was registered as {known[0]} state "
-                                 f"and is now requested as {kind} state")
-            return known[1]
+                                 f"{'per window' if known[1] else 'per key'} and is now "
+                                 f"requested as {kind} state "
+                                 f"{'per window' if namespaced else 'per key'}")
+            return known[2]
         table = self.table(descriptor.name)
         access: _Ttl | _Plain = (_Ttl(descriptor.ttl_config, self._clock_ms)
                                  if descriptor.ttl_config else _Plain())
         state: State
         if kind == "value":
-            state = _HeapValueState(self, table, access)
+            state = _HeapValueState(self, table, access, namespaced)
         elif kind == "list":
-            state = _HeapListState(self, table, access)
+            state = _HeapListState(self, table, access, namespaced)
         elif kind == "map":
-            state = _HeapMapState(self, table, access)
+            state = _HeapMapState(self, table, access, namespaced)
         elif kind == "reducing":
             assert isinstance(descriptor, ReducingStateDescriptor)
-            state = _HeapReducingState(self, table, access,
+            state = _HeapReducingState(self, table, access, namespaced,
                                        function_call(descriptor.reduce_function, "reduce"))
         elif kind == "aggregating":
             assert isinstance(descriptor, AggregatingStateDescriptor)
-            state = _HeapAggregatingState(self, table, access, descriptor.agg_function)
+            state = _HeapAggregatingState(self, table, access, namespaced,
+                                          descriptor.agg_function)
         else:
             raise ValueError(f"unknown state kind {kind!r}")
-        self._states[descriptor.name] = (kind, state)
+        self._states[descriptor.name] = (kind, namespaced, state)
         return state

@@ -7,7 +7,7 @@ import threading
 import cloudpickle
 import pytest
 from weir.common import WatermarkStrategy
-from weir.datastream import StreamExecutionEnvironment
+from weir.datastream import OutputTag, StreamExecutionEnvironment
 from weir.datastream.connectors.number_seq import NumberSequenceSource
 from weir.graph.generator import InvalidJobError, build_job_graph
 from weir.graph.operators import FilterSpec, MapSpec, PrintSinkSpec, SourceSpec
@@ -125,6 +125,19 @@ def test_union_and_fan_out_do_not_chain():
         ("Source: numbers -> Map", "Sink: Print to Std. Out", "FORWARD"),
         ("Source: Collection Source", "Sink: Print to Std. Out", "FORWARD"),
     ])
+
+
+def test_a_side_output_is_its_own_edge_and_ends_the_producing_chain():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    mapped = numbers(env).map(double)
+    mapped.print().name("main")
+    mapped.get_side_output(OutputTag("late")).print().name("side")
+    graph = job_graph(env)
+    assert sorted(edges(graph)) == [("Source: numbers -> Map", "main", "FORWARD"),
+                                    ("Source: numbers -> Map", "side", "FORWARD")]
+    specs = cloudpickle.loads(vertices(graph)["Source: numbers -> Map"].operator_chain)
+    # The map knows that the "side" vertex reads its "late" output on input 0.
+    assert specs[1].side_output_routes == {(vertices(graph)["side"].id, 0): "late"}
 
 
 def test_operators_that_reach_no_sink_are_left_out():

@@ -4,7 +4,6 @@ TCP on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections import Counter
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -15,20 +14,14 @@ from weir.keygroups import stable_hash
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.network.credit import Credit
 from weir.taskmanager.network.environment import NetworkEnvironment, OutputChannel
-from weir.taskmanager.network.events import END_OF_PARTITION
+from weir.taskmanager.network.events import END_OF_PARTITION, Watermark
 from weir.taskmanager.network.input_gate import InputGate
 from weir.taskmanager.network.record_writer import RecordWriter
+from weir.taskmanager.records import TimestampedBatch
 
 from tests.unit.oracles import key_group_owner
 
 PLENTY = 10_000  # initial credits when a test is not about flow control
-
-
-@dataclasses.dataclass(frozen=True)
-class Marker:
-    """An in-band event, as watermarks and barriers are."""
-
-    value: int
 
 
 def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -196,10 +189,10 @@ def test_an_event_follows_the_records_on_every_channel():
         consumers, channels = await local_pairs(network, 3)
         writer = RecordWriter(channels, pb.REBALANCE, buffer_records=100)
         writer.emit(list(range(6)))
-        await writer.broadcast_event(Marker(7))
+        await writer.broadcast_event(Watermark(7))
         for consumer in consumers:
             items = [item for _, item in consumer.drain()]
-            assert len(items) == 2 and len(items[0]) == 2 and items[1] == Marker(7)
+            assert len(items) == 2 and len(items[0]) == 2 and items[1] == Watermark(7)
 
     run(scenario())
 
@@ -302,6 +295,30 @@ def test_hash_sends_each_record_to_the_subtask_owning_its_key_group(max_parallel
                                                                 parallelism)
 
 
+def test_hash_keeps_each_record_with_its_timestamp():
+    records = [(k, i) for i, k in enumerate(KEYS)]
+    batch = TimestampedBatch(records, [1000 + i for i in range(len(records))])
+
+    async def scenario() -> list[Any]:
+        network = NetworkEnvironment(initial_credits=PLENTY)
+        consumers, channels = await local_pairs(network, 3)
+        writer = RecordWriter(channels, pb.HASH, 1000, key_selector=lambda r: r[0],
+                              channel_subtasks=[0, 1, 2])
+        writer.emit(batch)
+        writer.emit([("plain", -1)])  # a plain batch after a timestamped one
+        await writer.flush()
+        return [buffer for consumer in consumers for _, buffer in consumer.drain()]
+
+    buffers = run(scenario())
+    stamped = [(r, t) for b in buffers if isinstance(b, TimestampedBatch)
+               for r, t in zip(b, b.timestamps)]
+    assert Counter(stamped) == Counter((r, 1000 + r[1]) for r in records)
+    assert [list(b) for b in buffers if not isinstance(b, TimestampedBatch)] == [[("plain", -1)]]
+
+
+# ------------------------------------------------------------------------- TCP
+
+
 def test_tcp_channels_share_a_connection_with_their_own_credit_and_in_band_events():
     async def scenario() -> None:
         producer_side = NetworkEnvironment("127.0.0.1")
@@ -326,7 +343,7 @@ def test_tcp_channels_share_a_connection_with_their_own_credit_and_in_band_event
 
             consumer_side.register_input(key(0, 1), consumer.gate, 1)
             await fast.send(["x"])  # its own credits: not held back by the other channel
-            await fast.send(Marker(5))
+            await fast.send(Watermark(5))
             assert not blocked.done()
 
             async def end_slow_after_d() -> None:
@@ -340,7 +357,7 @@ def test_tcp_channels_share_a_connection_with_their_own_credit_and_in_band_event
             assert [item for channel, item in got if channel == 0] == [
                 ["b"], ["c"], ["d"], END_OF_PARTITION]
             assert [item for channel, item in got if channel == 1] == [
-                ["x"], Marker(5), ["y"], END_OF_PARTITION]
+                ["x"], Watermark(5), ["y"], END_OF_PARTITION]
             await rest
         finally:
             await producer_side.close()

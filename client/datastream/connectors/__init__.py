@@ -6,13 +6,23 @@ from weir.datastream.connectors.datagen import (
     GeneratorFunction,
     RateLimiterStrategy,
 )
+from weir.datastream.connectors.file_system import (
+    BucketAssigner,
+    FileSink,
+    OutputFileConfig,
+    RollingPolicy,
+)
 from weir.datastream.connectors.number_seq import NumberSequenceSource
 
 __all__ = [
+    "BucketAssigner",
     "DataGeneratorSource",
+    "FileSink",
     "GeneratorFunction",
     "NumberSequenceSource",
+    "OutputFileConfig",
     "RateLimiterStrategy",
+    "RollingPolicy",
     "Sink",
     "SinkWriter",
     "Source",

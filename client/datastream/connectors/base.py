@@ -8,9 +8,11 @@ the task, so it must return promptly (an empty list when nothing is ready).
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Sink", "SinkWriter", "Source", "SourceReader"]
+__all__ = ["Committer", "Sink", "SinkWriter", "Source", "SourceReader",
+           "TwoPhaseCommittingSink", "TwoPhaseCommittingSinkWriter"]
 
 T = TypeVar("T")
 
@@ -25,6 +27,12 @@ class SourceReader(abc.ABC, Generic[T]):
     def snapshot_position(self) -> Any:
         """The position to resume from (operator state of the source)."""
         return None
+
+    def restore_position(self, position: Any) -> None:
+        """Resume from what ``snapshot_position`` returned in a checkpoint."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot resume from a checkpoint: implement "
+            "snapshot_position() and restore_position()")
 
     def close(self) -> None:
         """Release resources."""
@@ -62,3 +70,49 @@ class Sink(abc.ABC, Generic[T]):
 
     @abc.abstractmethod
     def create_writer(self, subtask_index: int, parallelism: int) -> SinkWriter[T]: ...
+
+    def configure(self, configuration: Mapping[str, str]) -> None:
+        """Receive the job's configuration (the cluster's, overridden by the job's) before
+        any writer or committer is created; called on each subtask's own copy of the sink
+        (e.g. the FileSink takes its ``s3.*`` settings from it)."""
+
+
+class TwoPhaseCommittingSinkWriter(SinkWriter[T]):
+    """A writer whose output becomes visible only when a checkpoint completes.
+
+    On each checkpoint barrier the runtime calls ``prepare_commit`` (pre-commit:
+    everything written so far becomes durable but invisible, described by
+    committables); when the checkpoint completes, the sink's ``Committer``
+    makes those committables visible. Output of a failed attempt that was
+    never pre-committed is never seen.
+    """
+
+    @abc.abstractmethod
+    async def prepare_commit(self) -> list[Any]:
+        """Make everything written since the last call durable; its committables."""
+
+    def snapshot_state(self) -> Any:
+        """The writer's own state for the checkpoint (e.g. part-file counters)."""
+        return None
+
+
+class Committer(abc.ABC):
+    """Makes pre-committed output visible. ``commit`` must be idempotent: after a
+    failure the same committables may be committed again."""
+
+    @abc.abstractmethod
+    async def commit(self, committables: list[Any]) -> None: ...
+
+    async def close(self) -> None:
+        """Release resources."""
+
+
+class TwoPhaseCommittingSink(Sink[T]):
+    """A sink with exactly-once output (Flink's ``TwoPhaseCommittingSink``)."""
+
+    @abc.abstractmethod
+    def create_writer(self, subtask_index: int, parallelism: int,
+                      restored_state: Any = None) -> TwoPhaseCommittingSinkWriter[T]: ...
+
+    @abc.abstractmethod
+    def create_committer(self) -> Committer: ...

@@ -98,3 +98,6 @@ class _GeneratorReader(SourceReader[T]):
 
     def snapshot_position(self) -> int:
         return self._next
+
+    def restore_position(self, position: int) -> None:
+        self._next = position

@@ -47,3 +47,6 @@ class _RangeReader(SourceReader[int]):
 
     def snapshot_position(self) -> int:
         return self._next
+
+    def restore_position(self, position: int) -> None:
+        self._next = position

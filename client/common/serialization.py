@@ -1,0 +1,48 @@
+"""Record encoders for row-format file sinks (``pyflink.common.serialization``)."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+__all__ = ["Encoder", "SimpleStringEncoder"]
+
+
+class Encoder(abc.ABC):
+    """Turns records into the bytes a row-format ``FileSink`` appends to its part files.
+
+    Subclass it and implement ``encode`` for your own row format; override
+    ``encode_batch`` when a whole batch can be encoded faster at once.
+    """
+
+    @abc.abstractmethod
+    def encode(self, element: Any) -> bytes:
+        """The bytes of one record, including its delimiter."""
+
+    def encode_batch(self, elements: list[Any]) -> bytes:
+        """The bytes of the records, in order: the same as joining ``encode`` of each."""
+        return b"".join(map(self.encode, elements))
+
+    @staticmethod
+    def simple_string_encoder(charset_name: str = "UTF-8") -> Encoder:
+        """Writes ``str(record)`` followed by a newline, in ``charset_name``."""
+        return SimpleStringEncoder(charset_name)
+
+
+class SimpleStringEncoder(Encoder):
+    """``str(record) + "\\n"`` in the given charset (Flink's ``SimpleStringEncoder``)."""
+
+    def __init__(self, charset_name: str = "UTF-8") -> None:
+        # An unknown charset fails here, when the job is built. A charset that marks
+        # each encoding (a UTF-16 byte order mark) cannot encode a batch in one go.
+        self._joinable = "ab".encode(charset_name) == (
+            "a".encode(charset_name) + "b".encode(charset_name))
+        self.charset_name = charset_name
+
+    def encode(self, element: Any) -> bytes:
+        return f"{element}\n".encode(self.charset_name)
+
+    def encode_batch(self, elements: list[Any]) -> bytes:
+        if not self._joinable:
+            return super().encode_batch(elements)
+        return "".join([f"{element}\n" for element in elements]).encode(self.charset_name)

@@ -1,0 +1,357 @@
+"""CheckpointCoordinator: triggers barrier checkpoints of one job and completes them.
+
+The life of checkpoint n, in order:
+
+1. trigger: at the interval (honouring min pause and max concurrent), or for
+   a savepoint, or at once when every task consumed its input (the final
+   checkpoint of a bounded job). Source subtasks get the trigger and inject
+   barrier n; subtasks that already consumed all their input snapshot directly.
+2. acknowledge: every running subtask acknowledges with the handle of the
+   state it uploaded, or declines (the checkpoint is aborted).
+3. expire: a checkpoint not acknowledged within the timeout is aborted.
+4. complete: ``_metadata`` is written last (its presence marks the checkpoint
+   complete), then every task is notified (two-phase-commit sinks commit),
+   then checkpoints beyond ``state.checkpoints.num-retained`` are deleted.
+
+Consecutive failures beyond ``tolerable-failed-checkpoints`` fail the job.
+Touched only on the JobManager's event loop; clock and scheduler are injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from weir.checkpoint import CheckpointMetadata, CheckpointSettings, StateHandle
+from weir.jobmanager.pending_checkpoint import (
+    AckResult,
+    PendingCheckpoint,
+    TaskKey,
+    next_trigger_delay,
+)
+from weir.proto import jobmanager_pb2 as pb
+
+__all__ = ["CheckpointCoordinator", "CheckpointGateway", "CompletedCheckpointStore",
+           "Scheduler"]
+
+log = logging.getLogger(__name__)
+HISTORY = 32
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Scheduler(Protocol):
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable: ...
+
+
+class CheckpointGateway(Protocol):
+    """How the coordinator reaches the tasks (Ray calls, made by the JobMaster)."""
+
+    async def trigger(self, tasks: list[TaskKey], checkpoint_id: int, timestamp_ms: int,
+                      target_uri: str, is_savepoint: bool) -> None: ...
+
+    async def notify_complete(self, checkpoint_id: int, final: bool) -> None: ...
+
+    async def notify_aborted(self, checkpoint_id: int) -> None: ...
+
+
+class CompletedCheckpointStore(Protocol):
+    """Where one job's checkpoints live (``<dir>/<job-id>/chk-<n>/``)."""
+
+    def checkpoint_uri(self, checkpoint_id: int) -> str: ...
+
+    async def write_metadata(self, target_uri: str, metadata: CheckpointMetadata) -> None: ...
+
+    async def retain(self, num_retained: int) -> None: ...
+
+    async def discard(self, target_uri: str) -> None: ...
+
+
+@dataclass
+class _Outcome:
+    info: pb.CheckpointInfo
+    metadata: CheckpointMetadata | None = None
+
+
+class CheckpointCoordinator:
+    def __init__(self, job_id: str, settings: CheckpointSettings,
+                 store: CompletedCheckpointStore, gateway: CheckpointGateway,
+                 on_failure: Callable[[str], None], scheduler: Scheduler | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.job_id = job_id
+        self.settings = settings
+        self._store = store
+        self._gateway = gateway
+        self._on_failure = on_failure
+        self._scheduler: Any = scheduler
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._tasks: set[TaskKey] = set()
+        self._sources: set[TaskKey] = set()
+        self._ended: set[TaskKey] = set()
+        self._parallelism: dict[str, int] = {}
+        self.pending: dict[int, PendingCheckpoint] = {}
+        self._futures: dict[int, asyncio.Future[str]] = {}
+        self._timers: dict[int, Cancellable] = {}
+        self._periodic: Cancellable | None = None
+        self._running = False
+        self.next_id = 1
+        self._last_trigger: float | None = None
+        self._last_completion: float | None = None
+        self.consecutive_failures = 0
+        self.completed_count = 0
+        self.failed_count = 0
+        self.latest: CheckpointMetadata | None = None
+        self.latest_uri = ""
+        self.history: deque[pb.CheckpointInfo] = deque(maxlen=HISTORY)
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -------------------------------------------------------------- lifecycle
+
+    @property
+    def periodic(self) -> bool:
+        return self.settings.interval_ms is not None
+
+    def start(self, tasks: Iterable[TaskKey], sources: Iterable[TaskKey],
+              parallelism: dict[str, int]) -> None:
+        """A new attempt of the job is deployed: wait for these tasks from now on."""
+        if self._scheduler is None:
+            self._scheduler = asyncio.get_running_loop()
+        self._tasks = set(tasks)
+        self._sources = set(sources)
+        self._ended = set()
+        self._parallelism = dict(parallelism)
+        self._running = True
+        self._last_trigger = self._clock()
+        self._schedule_periodic()
+
+    def stop(self, reason: str) -> None:
+        """The attempt ends (failure, cancel, finish): abort what is pending."""
+        self._running = False
+        if self._periodic is not None:
+            self._periodic.cancel()
+            self._periodic = None
+        for checkpoint_id in list(self.pending):
+            self._abort(checkpoint_id, reason, counts_as_failure=False)
+
+    # ---------------------------------------------------------------- trigger
+
+    def _schedule_periodic(self) -> None:
+        if self._periodic is not None:
+            self._periodic.cancel()
+            self._periodic = None
+        if not self._running or (not self.periodic and not self._all_ended()):
+            return
+        interval_s = (self.settings.interval_ms or 0) / 1000.0
+        if self._all_ended():
+            interval_s = 0.0  # the final checkpoint of a bounded job goes out at once
+        delay = next_trigger_delay(
+            self._clock(), interval_s, self.settings.min_pause_ms / 1000.0, self._last_trigger,
+            self._last_completion, len(self._periodic_pending()), self.settings.max_concurrent)
+        if delay is not None:
+            self._periodic = self._scheduler.call_later(max(delay, 0.0), self._periodic_due)
+
+    def _periodic_pending(self) -> list[PendingCheckpoint]:
+        return [p for p in self.pending.values() if not p.is_savepoint]
+
+    def _periodic_due(self) -> None:
+        self._periodic = None
+        if self._running:
+            self.trigger()
+
+    def trigger(self, savepoint_uri: str | None = None,
+                stop_job: bool = False) -> asyncio.Future[str]:
+        """Start a checkpoint (or a savepoint into ``savepoint_uri``); the future
+        resolves to its directory when it completes."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if not self._running:
+            future.set_exception(RuntimeError("the job is not running"))
+            return future
+        checkpoint_id = self.next_id
+        self.next_id += 1
+        target = savepoint_uri or self._store.checkpoint_uri(checkpoint_id)
+        pending = PendingCheckpoint(
+            checkpoint_id, self._wall_clock(), self._clock(), target, savepoint_uri is not None,
+            set(self._tasks), stop_job=stop_job)
+        self.pending[checkpoint_id] = pending
+        self._futures[checkpoint_id] = future
+        if not pending.is_savepoint:
+            self._last_trigger = pending.trigger_monotonic
+        self._timers[checkpoint_id] = self._scheduler.call_later(
+            self.settings.timeout_ms / 1000.0, lambda: self._expire(checkpoint_id))
+        targets = sorted(self._sources | self._ended)
+        self._spawn(self._send_trigger(pending, targets))
+        self._schedule_periodic()
+        return future
+
+    async def _send_trigger(self, pending: PendingCheckpoint, targets: list[TaskKey]) -> None:
+        try:
+            await self._gateway.trigger(targets, pending.checkpoint_id,
+                                        int(pending.trigger_time * 1000), pending.target_uri,
+                                        pending.is_savepoint)
+        except Exception as error:  # noqa: BLE001 - a lost TaskManager fails the attempt anyway
+            self._abort(pending.checkpoint_id, f"trigger failed: {error}")
+
+    def _all_ended(self) -> bool:
+        return bool(self._tasks) and self._ended >= self._tasks
+
+    def task_input_ended(self, task: TaskKey) -> None:
+        """``task`` consumed all its input: it snapshots directly from now on."""
+        if task not in self._tasks or task in self._ended:
+            return
+        self._ended.add(task)
+        for pending in self.pending.values():
+            if task in pending.waiting_for and task not in self._sources:
+                self._spawn(self._send_trigger(pending, [task]))
+        self._schedule_periodic()
+
+    # ------------------------------------------------------------ acknowledge
+
+    def acknowledge(self, task: TaskKey, checkpoint_id: int, handle: pb.StateHandle | None,
+                    operators_with_state: list[str] | None = None) -> AckResult:
+        pending = self.pending.get(checkpoint_id)
+        if pending is None:
+            return AckResult.DISCARDED
+        result = pending.acknowledge(task, handle, operators_with_state)
+        if result is AckResult.SUCCESS and pending.fully_acknowledged:
+            self._spawn(self._complete(pending))
+        return result
+
+    def decline(self, task: TaskKey, checkpoint_id: int, reason: str) -> None:
+        if checkpoint_id in self.pending:
+            self._abort(checkpoint_id, f"declined by {task[0]}#{task[1]}: {reason}")
+
+    def _expire(self, checkpoint_id: int) -> None:
+        if checkpoint_id in self.pending:
+            self._abort(checkpoint_id, f"expired after {self.settings.timeout_ms} ms")
+
+    async def _complete(self, pending: PendingCheckpoint) -> None:
+        checkpoint_id = pending.checkpoint_id
+        metadata = self._metadata(pending)
+        try:
+            await self._store.write_metadata(pending.target_uri, metadata)
+        except Exception as error:  # noqa: BLE001 - storage failures fail this checkpoint only
+            self._abort(checkpoint_id, f"writing _metadata failed: {error}")
+            return
+        if self.pending.pop(checkpoint_id, None) is None:
+            return  # aborted while the metadata was being written
+        pending.discarded = True
+        self._cancel_timer(checkpoint_id)
+        self.consecutive_failures = 0
+        self.completed_count += 1
+        kind = "savepoint" if pending.is_savepoint else "checkpoint"
+        log.info("job %s: %s %d complete (%d bytes, %d ms) at %s", self.job_id, kind,
+                 checkpoint_id, metadata.size, metadata.duration_ms, pending.target_uri)
+        self.history.append(self._info(pending, pb.COMPLETED, metadata))
+        if not pending.is_savepoint:
+            self.latest, self.latest_uri = metadata, pending.target_uri
+            self._last_completion = self._clock()
+        final = self._all_ended() and not pending.is_savepoint
+        if not pending.is_savepoint or pending.stop_job:
+            await self._notify(self._gateway.notify_complete(checkpoint_id, final))
+        future = self._futures.pop(checkpoint_id, None)
+        if future is not None and not future.done():
+            future.set_result(pending.target_uri)
+        if not pending.is_savepoint:
+            await self._retain()
+        self._schedule_periodic()
+
+    async def _retain(self) -> None:
+        try:
+            await self._store.retain(self.settings.num_retained)
+        except Exception:  # noqa: BLE001 - old checkpoints are deleted again next time
+            log.warning("job %s: deleting old checkpoints failed", self.job_id, exc_info=True)
+
+    async def _notify(self, call: Any) -> None:
+        try:
+            await call
+        except Exception:  # noqa: BLE001 - a lost TaskManager fails the attempt anyway
+            log.warning("job %s: notifying tasks failed", self.job_id, exc_info=True)
+
+    def _metadata(self, pending: PendingCheckpoint) -> CheckpointMetadata:
+        task_states: dict[str, dict[int, StateHandle]] = {}
+        for (vertex_id, subtask), handle in pending.handles.items():
+            if handle is not None and handle.path:
+                task_states.setdefault(vertex_id, {})[subtask] = StateHandle(
+                    handle.path, handle.size, handle.sha256)
+        duration_ms = int((self._clock() - pending.trigger_monotonic) * 1000)
+        return CheckpointMetadata(
+            job_id=self.job_id, checkpoint_id=pending.checkpoint_id,
+            timestamp_ms=int(pending.trigger_time * 1000), duration_ms=duration_ms,
+            is_savepoint=pending.is_savepoint, task_states=task_states,
+            vertex_parallelism=dict(self._parallelism),
+            operator_states={v: sorted(ops) for v, ops in pending.operators.items()})
+
+    # ------------------------------------------------------------------ abort
+
+    def _abort(self, checkpoint_id: int, reason: str, counts_as_failure: bool = True) -> None:
+        pending = self.pending.pop(checkpoint_id, None)
+        if pending is None:
+            return
+        pending.discarded = True
+        self._cancel_timer(checkpoint_id)
+        log.warning("job %s: checkpoint %d aborted: %s", self.job_id, checkpoint_id, reason)
+        self.failed_count += 1
+        self.history.append(self._info(pending, pb.CHECKPOINT_FAILED, None, reason))
+        future = self._futures.pop(checkpoint_id, None)
+        if future is not None and not future.done():
+            future.set_exception(RuntimeError(f"checkpoint {checkpoint_id} failed: {reason}"))
+        if self._running:
+            self._spawn(self._notify(self._gateway.notify_aborted(checkpoint_id)))
+        self._spawn(self._discard(pending.target_uri, pending.is_savepoint))
+        if counts_as_failure and not pending.is_savepoint:
+            self.consecutive_failures += 1
+            if self.consecutive_failures > self.settings.tolerable_failures:
+                self._on_failure(
+                    f"exceeded checkpoint tolerable failure threshold "
+                    f"({self.settings.tolerable_failures}); last failure: {reason}")
+                return
+        self._schedule_periodic()
+
+    async def _discard(self, target_uri: str, is_savepoint: bool) -> None:
+        if is_savepoint:
+            return  # a user's directory: leave it to them
+        try:
+            await self._store.discard(target_uri)
+        except Exception:  # noqa: BLE001 - leftovers of failed checkpoints are never read
+            log.debug("discarding %s failed", target_uri, exc_info=True)
+
+    def _cancel_timer(self, checkpoint_id: int) -> None:
+        timer = self._timers.pop(checkpoint_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ------------------------------------------------------------------ views
+
+    def _info(self, pending: PendingCheckpoint, status: int,
+              metadata: CheckpointMetadata | None, reason: str = "") -> pb.CheckpointInfo:
+        return pb.CheckpointInfo(
+            id=pending.checkpoint_id, status=status, is_savepoint=pending.is_savepoint,
+            trigger_time=pending.trigger_time,
+            duration_ms=int((self._clock() - pending.trigger_monotonic) * 1000),
+            size_bytes=metadata.size if metadata else 0, path=pending.target_uri,
+            failure_reason=reason)
+
+    def list_checkpoints(self) -> list[pb.CheckpointInfo]:
+        in_progress = [self._info(p, pb.IN_PROGRESS, None) for p in self.pending.values()]
+        return sorted([*self.history, *in_progress], key=lambda info: info.id)
+
+    def counts(self, restored_id: int) -> pb.CheckpointCounts:
+        return pb.CheckpointCounts(
+            completed=self.completed_count, failed=self.failed_count,
+            in_progress=len(self.pending),
+            latest_completed_id=self.latest.checkpoint_id if self.latest else 0,
+            latest_completed_path=self.latest_uri, restored_id=restored_id)

@@ -1,0 +1,1 @@
+"""Checkpoints inside a TaskManager: barrier alignment, snapshots, restore."""

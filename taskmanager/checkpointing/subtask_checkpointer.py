@@ -1,0 +1,123 @@
+"""Checkpoints of one subtask: snapshot, forward the barrier, upload, acknowledge.
+
+Taking checkpoint n, in order:
+
+1. operators flush what belongs before the barrier (sinks pre-commit);
+2. synchronous part: the operators' state and the source position are pickled
+   (the pickle is the copy: later changes do not leak into it);
+3. the barrier goes out on every output channel at once;
+4. asynchronous part, while records keep flowing: the pickle is uploaded and
+   the JobManager gets the handle (or a decline with the reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from weir.checkpoint import state_file_name
+from weir.datastream.connectors.base import SourceReader
+from weir.graph.deployment import TaskDeployment
+from weir.proto import jobmanager_pb2 as pb
+from weir.taskmanager.checkpointing.state_files import StateFiles
+from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id
+from weir.taskmanager.network.events import CheckpointBarrier
+from weir.taskmanager.network.record_writer import RecordWriter
+from weir.taskmanager.operators.chain import OperatorChain
+
+__all__ = ["RestoredState", "SubtaskCheckpointer"]
+
+log = logging.getLogger(__name__)
+
+
+class RestoredState:
+    """What a subtask starts from: its operators' states by operator id and its source position."""
+
+    def __init__(self, operators: dict[str, Any] | None = None, source: Any = None) -> None:
+        self.operators = operators or {}
+        self.source = source
+
+
+class SubtaskCheckpointer:
+    def __init__(self, deployment: TaskDeployment, gateway: JobManagerGateway) -> None:
+        self._deployment = deployment
+        self._gateway = gateway
+        self._files = StateFiles(deployment.configuration)
+        self._uploads: set[asyncio.Task[None]] = set()
+
+    async def restore(self) -> RestoredState:
+        """Read and merge the state files this subtask restores from (none: empty state)."""
+        d = self._deployment
+        if d.restore is None:
+            return RestoredState()
+        mine = set(d.operator_ids)
+        restored = RestoredState()
+        for file in d.restore.files:
+            state = pickle.loads(await self._files.read(file))
+            restored.operators.update(
+                {op: s for op, s in state["operators"].items() if op in mine})
+            source = state.get("source")
+            if d.is_source and source is not None and source[0] == d.operator_ids[0]:
+                restored.source = source[1]
+        return restored
+
+    async def take(self, barrier: CheckpointBarrier, chain: OperatorChain,
+                   reader: SourceReader[Any] | None, writers: Sequence[RecordWriter]) -> None:
+        """Take the checkpoint; forward the barrier to ``writers`` (empty once outputs ended)."""
+        started = time.monotonic()
+        await chain.prepare_snapshot_pre_barrier(barrier.checkpoint_id)
+        operators = chain.snapshot_state(barrier.checkpoint_id)
+        with_state = sorted(operators)
+        source = None
+        if reader is not None:  # the source's position, under the source operator's id
+            source = (self._deployment.operator_ids[0], reader.snapshot_position())
+            with_state.append(source[0])
+        data = None
+        if with_state:
+            data = pickle.dumps({"operators": operators, "source": source},
+                                protocol=pickle.HIGHEST_PROTOCOL)
+        sync_ms = int((time.monotonic() - started) * 1000)
+        for writer in writers:
+            await writer.broadcast_event(barrier)
+        upload = asyncio.get_running_loop().create_task(
+            self._upload(barrier, data, with_state, sync_ms))
+        self._uploads.add(upload)
+        upload.add_done_callback(self._uploads.discard)
+
+    async def _upload(self, barrier: CheckpointBarrier, data: bytes | None,
+                      operators_with_state: list[str], sync_ms: int) -> None:
+        d = self._deployment
+        started = time.monotonic()
+        ack = pb.AcknowledgeCheckpoint(task=task_id(d), checkpoint_id=barrier.checkpoint_id,
+                                       sync_duration_ms=sync_ms,
+                                       operators_with_state=operators_with_state)
+        try:
+            if data is not None:
+                handle = await self._files.write(
+                    barrier.target_uri, state_file_name(d.vertex_id, d.subtask_index), data)
+                ack.state.CopyFrom(pb.StateHandle(path=handle.path, size=handle.size,
+                                                  sha256=handle.sha256))
+        except Exception as error:  # noqa: BLE001 - a failed upload declines the checkpoint
+            log.warning("%s#%d: checkpoint %d upload failed: %s", d.vertex_name,
+                        d.subtask_index, barrier.checkpoint_id, error)
+            await self._report(self._gateway.decline_checkpoint(
+                d, barrier.checkpoint_id, f"uploading state failed: {error}"))
+            return
+        ack.async_duration_ms = int((time.monotonic() - started) * 1000)
+        await self._report(self._gateway.acknowledge_checkpoint(ack))
+
+    async def _report(self, call: Any) -> None:
+        try:
+            await call
+        except Exception:  # noqa: BLE001 - the checkpoint then expires at the JobManager
+            log.warning("reporting a checkpoint to the JobManager failed", exc_info=True)
+
+    async def close(self) -> None:
+        for upload in list(self._uploads):
+            upload.cancel()
+        await asyncio.gather(*self._uploads, return_exceptions=True)
+        await self._files.close()

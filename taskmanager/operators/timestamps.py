@@ -1,0 +1,171 @@
+"""Timestamp assignment and watermark generation (Flink's TimestampsAndWatermarksOperator).
+
+A ``WatermarkStrategy`` runs as an operator: on ``assign_timestamps_and_watermarks``
+where the user put it, and, for ``from_source(source, strategy, ...)``, as the
+first operator chained to the source. It stamps every record and, every
+``pipeline.auto-watermark-interval`` of processing time, emits the watermark of
+its generator (or reports itself idle). Input watermarks stop here; only the
+final one (end of input) passes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from itertools import repeat
+from typing import Any
+
+from weir.common.constants import MIN_LONG_VALUE
+from weir.common.watermark_strategy import TimestampAssigner, WatermarkStrategy
+from weir.graph.operators import OperatorSpec, SourceSpec, TimestampsAndWatermarksSpec
+from weir.taskmanager.operators.base import OperatorContext, StreamOperator
+from weir.taskmanager.records import TimestampedBatch
+
+__all__ = ["AUTO_WATERMARK_INTERVAL", "BoundedOutOfOrdernessWatermarks", "IdlenessTimer",
+           "TimestampsAndWatermarksOperator", "parse_interval_ms", "with_source_watermarks"]
+
+AUTO_WATERMARK_INTERVAL = "pipeline.auto-watermark-interval"
+DEFAULT_AUTO_WATERMARK_INTERVAL_MS = 200
+_UNITS_MS = {"ms": 1, "milli": 1, "millis": 1, "s": 1000, "sec": 1000, "second": 1000,
+             "seconds": 1000, "min": 60_000, "minute": 60_000, "minutes": 60_000}
+
+
+def parse_interval_ms(value: str | None, default_ms: int) -> int:
+    """``"200"``, ``"200 ms"``, ``"1 s"`` or ``"1 min"`` in milliseconds."""
+    if value is None or not str(value).strip():
+        return default_ms
+    match = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", str(value).lower())
+    if match is None or (match.group(2) and match.group(2) not in _UNITS_MS):
+        raise ValueError(f"'{AUTO_WATERMARK_INTERVAL}' must be a duration such as '200 ms', "
+                         f"got {value!r}")
+    return int(match.group(1)) * _UNITS_MS.get(match.group(2) or "ms", 1)
+
+
+class BoundedOutOfOrdernessWatermarks:
+    """The watermark trails the largest timestamp seen by the bound (plus 1 ms), so records
+    at most ``out_of_orderness_ms`` behind the newest are never late."""
+
+    def __init__(self, out_of_orderness_ms: int) -> None:
+        if out_of_orderness_ms < 0:
+            raise ValueError("the out-of-orderness bound must not be negative")
+        self._bound = out_of_orderness_ms
+        self._max_timestamp = MIN_LONG_VALUE + out_of_orderness_ms + 1
+
+    def on_event(self, timestamp: int) -> None:
+        self._max_timestamp = max(self._max_timestamp, timestamp)
+
+    def current_watermark(self) -> int:
+        return self._max_timestamp - self._bound - 1
+
+
+class IdlenessTimer:
+    """Idle after ``timeout_ms`` without records, counted from the first periodic check
+    that found none (as Flink's ``WatermarksWithIdleness``)."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self._timeout = timeout_ms
+        self._records = 0
+        self._records_at_last_check = 0
+        self._inactive_since: int | None = None
+
+    def activity(self) -> None:
+        self._records += 1
+
+    def check_if_idle(self, now_ms: int) -> bool:
+        if self._records != self._records_at_last_check:
+            self._records_at_last_check = self._records
+            self._inactive_since = None
+            return False
+        if self._inactive_since is None:
+            self._inactive_since = now_ms
+            return False
+        return now_ms - self._inactive_since >= self._timeout
+
+
+def _extractor(assigner: Any) -> Callable[[Any, int], int]:
+    if isinstance(assigner, TimestampAssigner):
+        return assigner.extract_timestamp
+    if not callable(assigner):
+        raise TypeError("the timestamp assigner must be a TimestampAssigner or a function of "
+                        f"(value, record_timestamp), got {type(assigner).__name__}")
+    try:
+        takes_one = len(inspect.signature(assigner).parameters) == 1
+    except (TypeError, ValueError):
+        takes_one = False
+    if takes_one:
+        return lambda value, _record_timestamp: assigner(value)
+    return assigner  # type: ignore[no-any-return]
+
+
+class TimestampsAndWatermarksOperator(StreamOperator):
+    """Stamps records with the strategy's timestamp assigner and generates watermarks."""
+
+    generates_watermarks = True
+
+    def __init__(self, spec: TimestampsAndWatermarksSpec) -> None:
+        super().__init__(spec)
+        strategy: WatermarkStrategy = spec.watermark_strategy
+        self._extract = (None if strategy.timestamp_assigner is None
+                         else _extractor(strategy.timestamp_assigner))
+        self._generator = (BoundedOutOfOrdernessWatermarks(strategy.out_of_orderness_ms)
+                           if strategy.kind != "none" else None)
+        self._idleness = (IdlenessTimer(strategy.idleness_ms)
+                          if strategy.idleness_ms is not None else None)
+        self._interval_ms = 0
+        self._next_emit: int | None = None
+        self._emitted = MIN_LONG_VALUE
+
+    def open(self, context: OperatorContext) -> None:
+        self._interval_ms = parse_interval_ms(context.configuration.get(AUTO_WATERMARK_INTERVAL),
+                                              DEFAULT_AUTO_WATERMARK_INTERVAL_MS)
+        if self._interval_ms > 0 and (self._generator is not None or self._idleness is not None):
+            self._next_emit = context.clock_ms() + self._interval_ms
+            context.request_timer_wakeup(self._next_emit)
+
+    def process_batch(self, records: list[Any]) -> list[Any]:
+        timed = type(records) is TimestampedBatch
+        if self._extract is None:
+            if not timed:
+                raise ValueError("the WatermarkStrategy has no timestamp assigner and the records "
+                                 "carry no timestamps: add .with_timestamp_assigner(...)")
+            timestamps = records.timestamps  # type: ignore[attr-defined]
+        else:
+            previous = records.timestamps if timed else repeat(MIN_LONG_VALUE)  # type: ignore
+            timestamps = list(map(self._extract, records, previous))
+        if self._generator is not None and timestamps:
+            self._generator.on_event(max(timestamps))
+        if self._idleness is not None:
+            self._idleness.activity()
+        return TimestampedBatch(records, timestamps)
+
+    def next_processing_timer(self) -> int | None:
+        return self._next_emit
+
+    def periodic_watermark(self, now_ms: int) -> tuple[int | None, bool | None]:
+        if self._next_emit is None or now_ms < self._next_emit:
+            return None, None
+        self._next_emit = now_ms + self._interval_ms
+        if self._idleness is not None and self._idleness.check_if_idle(now_ms):
+            return None, True
+        if self._generator is None:
+            return None, False
+        watermark = self._generator.current_watermark()
+        if watermark <= self._emitted:
+            return None, False
+        self._emitted = watermark
+        return watermark, False
+
+
+def with_source_watermarks(source: SourceSpec, specs: list[OperatorSpec],
+                           operator_ids: list[str] | None
+                           ) -> tuple[list[OperatorSpec], list[str] | None]:
+    """The chain after a source: its watermark strategy (unless ``no_watermarks``) runs
+    first, as a stateless operator with an id derived from the source's."""
+    strategy = source.watermark_strategy
+    if strategy.kind == "none" and strategy.timestamp_assigner is None:
+        return specs, operator_ids
+    spec = TimestampsAndWatermarksSpec(f"{source.name}: Timestamps/Watermarks",
+                                       f"{source.uid}-watermarks", strategy)
+    ids = None if operator_ids is None else [spec.uid, *operator_ids]
+    return [spec, *specs], ids
