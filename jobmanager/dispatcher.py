@@ -14,6 +14,7 @@ from weir.common.configuration import ConfigError
 from weir.graph.deployment import TaskManagerInfo
 from weir.jobmanager.checkpoint_store import JobCheckpointStore
 from weir.jobmanager.job_master import JobMaster, RestorePoint
+from weir.jobmanager.job_store import JobRecord, JobStore
 from weir.jobmanager.resource_manager import RayResourceManager
 from weir.jobmanager.restart_strategy import restart_strategy_from_configuration
 from weir.jobmanager.scheduler import NotEnoughSlotsError, SlotAssignment, assign_slots
@@ -48,6 +49,8 @@ class Dispatcher:
         self.jobs: dict[str, JobMaster] = {}
         self._used_slots: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._job_store = JobStore.from_configuration(self.configuration)
+        self._requests: dict[str, pb.SubmitJobRequest] = {}
 
     # ------------------------------------------------------------ slot pool
 
@@ -80,7 +83,8 @@ class Dispatcher:
     # ------------------------------------------------------------- submission
 
     async def submit(self, graph: pb.JobGraph, savepoint_path: str = "",
-                     allow_non_restored_state: bool = False, job_id: str | None = None) -> str:
+                     allow_non_restored_state: bool = False, job_id: str | None = None,
+                     first_attempt: int = 0) -> str:
         _validate(graph)
         configuration = {**self.configuration, **graph.configuration}
         try:
@@ -99,8 +103,12 @@ class Dispatcher:
         job_id = job_id or uuid.uuid4().hex
         master = JobMaster(job_id, graph, self, self.configuration, settings,
                            JobCheckpointStore(settings, job_id, configuration),
-                           restart_strategy, self._job_ended, initial_restore)
+                           restart_strategy, self._job_ended, initial_restore,
+                           first_attempt=first_attempt, on_attempt=self._attempt_started)
         self.jobs[job_id] = master
+        self._requests[job_id] = pb.SubmitJobRequest(
+            job_graph=graph, savepoint_path=savepoint_path,
+            allow_non_restored_state=allow_non_restored_state)
         self._spawn(master.start(assignment, taskmanagers))
         log.info("job %s (%s) submitted", job_id, graph.name)
         return job_id
@@ -118,6 +126,29 @@ class Dispatcher:
 
     def _job_ended(self, master: JobMaster) -> None:
         log.info("job %s ended %s", master.job_id, pb.JobState.Name(master.state))
+        self._requests.pop(master.job_id, None)
+        if self._job_store is not None:
+            self._spawn(self._job_store.remove(master.job_id))
+
+    def _attempt_started(self, master: JobMaster) -> None:
+        """Record the attempt, so a recovered job's next attempt never reuses its number."""
+        request = self._requests.get(master.job_id)
+        if self._job_store is not None and request is not None:
+            self._spawn(self._job_store.put(JobRecord(master.job_id, request, master.attempt)))
+
+    async def recover_jobs(self) -> None:
+        """Resubmit the jobs a previous JobManager left running (high availability)."""
+        if self._job_store is None:
+            return
+        for record in await self._job_store.records():
+            request = record.request
+            log.info("recovering job %s (%s)", record.job_id, request.job_graph.name)
+            try:
+                await self.submit(request.job_graph, request.savepoint_path,
+                                  request.allow_non_restored_state, job_id=record.job_id,
+                                  first_attempt=record.attempt + 1)
+            except JobSubmissionError as error:
+                log.error("cannot recover job %s: %s", record.job_id, error)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -84,7 +84,8 @@ class JobMaster:
                  configuration: dict[str, str], settings: CheckpointSettings,
                  store: RecoverableCheckpointStore, restart_strategy: RestartStrategy,
                  on_terminal: Callable[[JobMaster], None],
-                 initial_restore: RestorePoint | None = None) -> None:
+                 initial_restore: RestorePoint | None = None, first_attempt: int = 0,
+                 on_attempt: Callable[[JobMaster], None] = lambda master: None) -> None:
         self.job_id = job_id
         self.graph = graph
         self.configuration = configuration
@@ -95,7 +96,8 @@ class JobMaster:
         self.last_restart_cause = ""
         self.num_restarts = 0
         self.output = JobOutputLog()
-        self.attempt = 0
+        self.attempt = first_attempt
+        self._on_attempt = on_attempt
         self.assignment: SlotAssignment = {}
         self.restored_id = 0
         self._resources = resources
@@ -135,6 +137,7 @@ class JobMaster:
             for d in deployments}
         self._gateway.assignment = assignment
         self._gateway.attempt = self.attempt
+        self._on_attempt(self)
         self._transition(pb.RUNNING)
         self.coordinator.start(
             self._subtasks, [(d.vertex_id, d.subtask_index) for d in deployments if d.is_source],

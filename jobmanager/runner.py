@@ -64,6 +64,7 @@ class JobManager:
                             advertised_host=config.advertised_host if remote_taskmanagers
                             else None),
             dispatcher.taskmanager_lost)
+        await dispatcher.recover_jobs()
         log.info("JobManager listening on %s:%s", config.host, self.port)
 
     async def stop(self, grace_s: float = 2.0) -> None:
