@@ -172,6 +172,8 @@ class CheckpointCoordinator:
         """Start a checkpoint (or a savepoint into ``savepoint_uri``); the future
         resolves to its directory when it completes."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        # Periodic checkpoints have no caller awaiting them: their failure is logged.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
         if not self._running:
             future.set_exception(RuntimeError("the job is not running"))
             return future

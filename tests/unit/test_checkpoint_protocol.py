@@ -1,0 +1,138 @@
+"""The checkpoint protocol's decisions: when to trigger, barrier alignment, which state each
+subtask restores — pure functions and bookkeeping, no cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from weir.checkpoint import CheckpointMetadata, StateHandle
+from weir.jobmanager.pending_checkpoint import AckResult, PendingCheckpoint, next_trigger_delay
+from weir.jobmanager.state_assignment import StateAssignmentError, assign_restored_state
+from weir.proto import jobmanager_pb2 as pb
+from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler
+from weir.taskmanager.network.events import CheckpointBarrier
+
+
+def barrier(n: int) -> CheckpointBarrier:
+    return CheckpointBarrier(n, 0, f"file:///chk-{n}")
+
+
+# ------------------------------------------------------------------ triggering
+
+def test_periodic_checkpoints_wait_for_the_interval_and_the_min_pause():
+    # last triggered at 10 s, interval 1 s: due at 11 s
+    assert next_trigger_delay(10.2, 1.0, 0.0, 10.0, None, 0, 1) == pytest.approx(0.8)
+    # completed at 10.9 s with a 0.5 s min pause: not before 11.4 s
+    assert next_trigger_delay(10.95, 1.0, 0.5, 10.0, 10.9, 0, 1) == pytest.approx(0.45)
+    # overdue: at once
+    assert next_trigger_delay(12.0, 1.0, 0.0, 10.0, None, 0, 1) == 0.0
+
+
+def test_no_periodic_checkpoint_while_max_concurrent_are_pending():
+    assert next_trigger_delay(20.0, 1.0, 0.0, 10.0, None, 1, 1) is None
+    assert next_trigger_delay(20.0, 1.0, 0.0, 10.0, None, 1, 2) == 0.0
+
+
+def test_a_pending_checkpoint_completes_when_every_task_acknowledged():
+    pending = PendingCheckpoint(3, 0.0, 0.0, "file:///x", False, {("a", 0), ("a", 1)})
+    handle = pb.StateHandle(path="a-0", size=3, sha256="00")
+    assert pending.acknowledge(("a", 0), handle, ["counts"]) is AckResult.SUCCESS
+    assert pending.acknowledge(("a", 0), handle) is AckResult.DUPLICATE
+    assert pending.acknowledge(("b", 0), None) is AckResult.UNKNOWN
+    assert not pending.fully_acknowledged
+    assert pending.acknowledge(("a", 1), None) is AckResult.SUCCESS
+    assert pending.fully_acknowledged
+    assert pending.operators == {"a": {"counts"}}
+    pending.discarded = True
+    assert pending.acknowledge(("a", 1), None) is AckResult.DISCARDED
+
+
+# ------------------------------------------------------------------ alignment
+
+def test_exactly_once_blocks_each_channel_until_the_barrier_is_on_every_channel():
+    handler = BarrierHandler(3, exactly_once=True)
+    first = handler.on_barrier(0, barrier(1))
+    assert first.block == 0 and first.snapshot is None
+    assert handler.on_barrier(2, barrier(1)).block == 2
+    last = handler.on_barrier(1, barrier(1))
+    assert last.snapshot == barrier(1) and last.unblock_all and last.block is None
+
+
+def test_at_least_once_never_blocks_and_snapshots_at_the_last_barrier():
+    handler = BarrierHandler(2, exactly_once=False)
+    assert handler.on_barrier(1, barrier(4)).block is None
+    last = handler.on_barrier(0, barrier(4))
+    assert last.snapshot == barrier(4) and not last.unblock_all
+
+
+def test_an_ended_channel_counts_as_aligned():
+    handler = BarrierHandler(2)
+    handler.on_barrier(0, barrier(2))
+    done = handler.on_end_of_partition(1)
+    assert done.snapshot == barrier(2) and done.unblock_all
+    # with channel 1 ended, the next barrier on channel 0 alone completes alignment
+    assert handler.on_barrier(0, barrier(3)).snapshot == barrier(3)
+
+
+def test_a_newer_barrier_gives_up_the_older_alignment():
+    handler = BarrierHandler(2)
+    handler.on_barrier(0, barrier(5))
+    newer = handler.on_barrier(1, barrier(6))
+    assert newer.unblock_all and newer.block == 1 and newer.snapshot is None
+    assert handler.on_barrier(0, barrier(5)).snapshot is None  # stale
+    assert handler.on_barrier(0, barrier(6)).snapshot == barrier(6)
+
+
+def test_an_aborted_checkpoint_releases_the_blocked_channels():
+    handler = BarrierHandler(2)
+    handler.on_barrier(0, barrier(7))
+    assert handler.abort(7).unblock_all
+    assert handler.on_barrier(1, barrier(7)).snapshot is None
+    assert not handler.taken_directly(7)
+    assert handler.taken_directly(8) and not handler.taken_directly(8)
+
+
+# ---------------------------------------------------------------- restore
+
+def graph(*vertices: tuple[str, int, list[str]]) -> pb.JobGraph:
+    job = pb.JobGraph(name="job")
+    for vertex_id, parallelism, uids in vertices:
+        job.vertices.add(id=vertex_id, name=vertex_id, parallelism=parallelism,
+                         max_parallelism=128, operator_uids=uids)
+    return job
+
+
+def metadata(**operator_states: list[str]) -> CheckpointMetadata:
+    return CheckpointMetadata(
+        job_id="j", checkpoint_id=9, timestamp_ms=0, duration_ms=0, is_savepoint=True,
+        task_states={v: {i: StateHandle(f"{v}-{i}", 1, "ff") for i in range(2)}
+                     for v in operator_states},
+        vertex_parallelism={v: 2 for v in operator_states},
+        operator_states=operator_states)
+
+
+def test_state_follows_the_operator_uid_into_differently_chained_vertices():
+    restores = assign_restored_state(
+        graph(("new-source", 2, ["events"]), ("new-counts", 2, ["pairs", "counts"])),
+        metadata(old=["events", "counts"]), "file:///sp")
+    assert set(restores) == {("new-source", 0), ("new-source", 1), ("new-counts", 0),
+                             ("new-counts", 1)}
+    files = restores[("new-counts", 1)].files
+    assert [(f.directory, f.path) for f in files] == [("file:///sp", "old-1")]
+    assert restores[("new-counts", 1)].checkpoint_id == 9
+
+
+def test_state_for_a_removed_operator_is_an_error_unless_allowed():
+    job = graph(("v", 2, ["events"]))
+    with pytest.raises(StateAssignmentError, match="'counts'.*allow-non-restored-state"):
+        assign_restored_state(job, metadata(old=["events", "counts"]), "file:///sp")
+    restores = assign_restored_state(job, metadata(old=["events", "counts"]), "file:///sp",
+                                     allow_non_restored_state=True)
+    assert set(restores) == {("v", 0), ("v", 1)}
+
+
+def test_an_operator_without_state_starts_empty_and_parallelism_must_match():
+    job = graph(("v", 2, ["events"]), ("w", 2, ["fresh"]))
+    assert ("w", 0) not in assign_restored_state(job, metadata(old=["events"]), "file:///sp")
+    with pytest.raises(StateAssignmentError, match="parallelism 2 .* has 4"):
+        assign_restored_state(graph(("v", 4, ["events"])), metadata(old=["events"]), "x")
