@@ -13,15 +13,12 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from workloads import WORKLOADS, read_counts  # noqa: E402
-
-from weir.datastream import StreamExecutionEnvironment  # noqa: E402
-from weir.jobmanager.local_cluster import LocalCluster  # noqa: E402
+from harness import local_cluster, run_job
+from workloads import WORKLOADS
 
 
 def main() -> int:
@@ -33,13 +30,7 @@ def main() -> int:
     args = parser.parse_args()
     n = args.events
 
-    started = time.perf_counter()
-    cluster = LocalCluster(taskmanagers=2, slots=2).start()
-    print(f"cluster start-up: {time.perf_counter() - started:.2f} s (Ray, JobManager, "
-          "2 TaskManagers)")
-    os.environ["WEIR_JOBMANAGER"] = cluster.address
-    os.environ["WEIR_TOKEN"] = cluster.token
-    try:
+    with local_cluster():
         for name in args.workloads.split(","):
             build, plain = WORKLOADS[name]
             timings = []
@@ -48,26 +39,17 @@ def main() -> int:
                 expected = plain(n)
                 timings.append(time.perf_counter() - t)
             print(f"{name} plain Python loop: {n / statistics.median(timings):>12,.0f} events/s  "
-                  f"results={expected[0]} checksum={expected[1]:.1f}")
+                  f"results={expected[0]} checksum={expected[1]:.1f}", flush=True)
             for parallelism in (int(p) for p in args.parallelism.split(",")):
-                rates = []
-                for _ in range(args.runs):
-                    with tempfile.TemporaryDirectory() as out_dir:
-                        env = StreamExecutionEnvironment.get_execution_environment()
-                        env.set_parallelism(parallelism)
-                        build(env, n, out_dir)
-                        result = env.execute(f"{name}-p{parallelism}")
-                        rates.append(n / (result.get_net_runtime() / 1000))
-                        got = read_counts(out_dir)
-                    status = "OK" if (got[0], round(got[1], 3)) == (expected[0],
-                                                                    round(expected[1], 3)) \
-                        else f"MISMATCH {got}"
-                    sys.stdout.flush()
+                runs = [run_job(f"{name}-p{parallelism}", build, n, parallelism)
+                        for _ in range(args.runs)]
+                rates = [r.events_per_s for r in runs]
+                wrong = [r for r in runs if not r.matches(expected)]
+                status = f"MISMATCH {wrong[0].results} {wrong[0].checksum}" if wrong else "OK"
                 print(f"{name} weir p={parallelism}:      {statistics.median(rates):>12,.0f} "
                       f"events/s  (runs: {', '.join(f'{r:,.0f}' for r in rates)})  "
-                      f"results={got[0]} checksum={got[1]:.1f} {status}")
-    finally:
-        cluster.shutdown()
+                      f"results={runs[-1].results} checksum={runs[-1].checksum:.1f} {status}",
+                      flush=True)
     return 0
 
 

@@ -4,6 +4,11 @@ In order: the context installed by ``weir run``; a JobManager named by
 ``WEIR_JOBMANAGER`` or the ``jobmanager.address`` option; otherwise the
 embedded local cluster, found through the ``weir.executors`` entry point so
 the client never imports the runtime.
+
+A job restores its state from a savepoint named by Flink's keys
+``execution.savepoint.path`` and ``execution.savepoint.ignore-unclaimed-state``
+in its configuration; ``weir run -s PATH [-n]`` sets the same keys, over the
+program's own.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Protocol
 
+from weir.checkpoint.settings import checkpoint_storage_dir
 from weir.common.configuration import Configuration
 from weir.common.job_client import JobClient
 from weir.proto import jobmanager_pb2 as pb
@@ -23,16 +29,65 @@ from weir.rpc.client import JobManagerClient
 from weir.rpc.errors import WeirError
 
 __all__ = [
+    "IGNORE_UNCLAIMED_STATE",
+    "SAVEPOINT_PATH",
     "ExecutorFactory",
     "PipelineExecutor",
     "RemoteExecutor",
+    "SavepointRestoreSettings",
     "SubmissionContext",
     "executor_for",
     "submission_context",
+    "submit_job",
 ]
 
 JOBMANAGER_ENV = "WEIR_JOBMANAGER"
 TOKEN_ENV = "WEIR_TOKEN"
+SAVEPOINT_PATH = "execution.savepoint.path"
+IGNORE_UNCLAIMED_STATE = "execution.savepoint.ignore-unclaimed-state"
+
+
+@dataclass(frozen=True)
+class SavepointRestoreSettings:
+    """Where a job restores its state from (Flink's ``SavepointRestoreSettings``).
+
+    ``path`` is a savepoint or retained checkpoint directory ("" restores nothing);
+    ``allow_non_restored_state`` drops the savepoint's state of operators the job
+    no longer has instead of rejecting the job.
+    """
+
+    path: str = ""
+    allow_non_restored_state: bool = False
+
+    @staticmethod
+    def from_configuration(configuration: Mapping[str, str]) -> SavepointRestoreSettings:
+        """The settings named by ``execution.savepoint.*`` in ``configuration``; a plain
+        local path is made absolute here, where the program runs.
+
+        Raises:
+            ConfigError: the path is not a file:// or s3:// location, or
+                ``ignore-unclaimed-state`` is not a boolean.
+        """
+        config = Configuration(configuration)
+        return SavepointRestoreSettings(
+            checkpoint_storage_dir(config.get_string(SAVEPOINT_PATH), SAVEPOINT_PATH) or "",
+            config.get_boolean(IGNORE_UNCLAIMED_STATE, False))
+
+    def to_configuration(self) -> dict[str, str]:
+        """The configuration entries for what is set (a path, allowing non-restored state)."""
+        entries = {SAVEPOINT_PATH: self.path} if self.path else {}
+        if self.allow_non_restored_state:
+            entries[IGNORE_UNCLAIMED_STATE] = "true"
+        return entries
+
+
+def submit_job(rpc: JobManagerClient, job_graph: pb.JobGraph,
+               overrides: Mapping[str, str] | None = None) -> str:
+    """Submit ``job_graph``, restoring from the savepoint its configuration names
+    (``overrides``, e.g. those of ``weir run -s``, win over the job's own entries)."""
+    restore = SavepointRestoreSettings.from_configuration(
+        {**job_graph.configuration, **(overrides or {})})
+    return rpc.submit_job(job_graph, restore.path, restore.allow_non_restored_state)
 
 
 class PipelineExecutor(Protocol):
@@ -44,18 +99,21 @@ class ExecutorFactory(Protocol):
 
 
 class RemoteExecutor:
-    """Submits to a running JobManager; ``on_submitted`` is called with each new job's id."""
+    """Submits to a running JobManager; ``on_submitted`` is called with each new job's id;
+    ``restore`` (from ``weir run -s``) overrides the job's own savepoint settings."""
 
     def __init__(self, address: str, token: str | None = None, detached: bool = False,
-                 on_submitted: Callable[[str], None] | None = None) -> None:
+                 on_submitted: Callable[[str], None] | None = None,
+                 restore: SavepointRestoreSettings | None = None) -> None:
         self._address = address
         self._token = token
         self._detached = detached
         self._on_submitted = on_submitted
+        self._restore = restore or SavepointRestoreSettings()
 
     def execute(self, job_graph: pb.JobGraph, *, collect: bool = False) -> JobClient:
         rpc = JobManagerClient(self._address, self._token)
-        job_id = rpc.submit_job(job_graph)
+        job_id = submit_job(rpc, job_graph, self._restore.to_configuration())
         if self._on_submitted is not None:
             self._on_submitted(job_id)
         return JobClient(job_id, rpc, follow=not self._detached or collect, collect=collect)
@@ -67,6 +125,7 @@ class SubmissionContext:
 
     ``on_submitted`` is told each job id as soon as the JobManager accepted the
     job (``weir run`` prints it, as ``flink run`` does, before following the job).
+    ``restore`` is the savepoint of ``weir run -s PATH [-n]``.
     """
 
     address: str
@@ -74,6 +133,7 @@ class SubmissionContext:
     parallelism: int | None = None
     detached: bool = False
     on_submitted: Callable[[str], None] | None = None
+    restore: SavepointRestoreSettings = field(default_factory=SavepointRestoreSettings)
     submitted_job_ids: list[str] = field(default_factory=list)
 
     def job_submitted(self, job_id: str) -> None:
@@ -104,7 +164,7 @@ def executor_for(configuration: Configuration) -> PipelineExecutor:
     context = _context.get()
     if context is not None:
         return RemoteExecutor(context.address, context.token, context.detached,
-                              context.job_submitted)
+                              context.job_submitted, context.restore)
     address = os.environ.get(JOBMANAGER_ENV) or configuration.get_string("jobmanager.address")
     if address:
         return RemoteExecutor(address, os.environ.get(TOKEN_ENV))

@@ -11,7 +11,7 @@ import sys
 
 import ray
 
-from weir.jobmanager.resource_manager import RAY_NAMESPACE
+from weir.jobmanager.resource_manager import RAY_NAMESPACE, taskmanager_ray_resources
 from weir.jobmanager.runner import JobManager, JobManagerConfig
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         configuration = _configuration(args.dynamic_properties)
+        taskmanager_ray_resources(configuration)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -103,6 +103,11 @@ class CheckpointCoordinator:
         self._timers: dict[int, Cancellable] = {}
         self._periodic: Cancellable | None = None
         self._running = False
+        # A stop-with-savepoint is pending: no periodic checkpoint may follow it, or its
+        # commit would publish output the savepoint does not cover (Flink stops the
+        # checkpoint scheduler for it, too).
+        self._stopping_with_savepoint = False
+        self._final_completed = False  # then the tasks only finish: no checkpoint follows
         self.next_id = 1
         self._last_trigger: float | None = None
         self._last_completion: float | None = None
@@ -130,6 +135,8 @@ class CheckpointCoordinator:
         self._ended = set()
         self._parallelism = dict(parallelism)
         self._running = True
+        self._stopping_with_savepoint = False
+        self._final_completed = False
         self._last_trigger = self._clock()
         self._schedule_periodic()
 
@@ -148,7 +155,8 @@ class CheckpointCoordinator:
         if self._periodic is not None:
             self._periodic.cancel()
             self._periodic = None
-        if not self._running or (not self.periodic and not self._all_ended()):
+        if not self._running or self._stopping_with_savepoint or self._final_completed or (
+                not self.periodic and not self._all_ended()):
             return
         interval_s = (self.settings.interval_ms or 0) / 1000.0
         if self._all_ended():
@@ -182,9 +190,11 @@ class CheckpointCoordinator:
         target = savepoint_uri or self._store.checkpoint_uri(checkpoint_id)
         pending = PendingCheckpoint(
             checkpoint_id, self._wall_clock(), self._clock(), target, savepoint_uri is not None,
-            set(self._tasks), stop_job=stop_job)
+            set(self._tasks), stop_job=stop_job,
+            final=savepoint_uri is None and self._all_ended())
         self.pending[checkpoint_id] = pending
         self._futures[checkpoint_id] = future
+        self._stopping_with_savepoint |= stop_job
         if not pending.is_savepoint:
             self._last_trigger = pending.trigger_monotonic
         self._timers[checkpoint_id] = self._scheduler.call_later(
@@ -256,9 +266,11 @@ class CheckpointCoordinator:
         if not pending.is_savepoint:
             self.latest, self.latest_uri = metadata, pending.target_uri
             self._last_completion = self._clock()
-        final = self._all_ended() and not pending.is_savepoint
+        # A checkpoint triggered before the last task ended its input may complete after
+        # it did, without that task's final output: only a final one ends the job.
+        self._final_completed |= pending.final
         if not pending.is_savepoint or pending.stop_job:
-            await self._notify(self._gateway.notify_complete(checkpoint_id, final))
+            await self._notify(self._gateway.notify_complete(checkpoint_id, pending.final))
         future = self._futures.pop(checkpoint_id, None)
         if future is not None and not future.done():
             future.set_result(pending.target_uri)
@@ -269,13 +281,13 @@ class CheckpointCoordinator:
     async def _retain(self) -> None:
         try:
             await self._store.retain(self.settings.num_retained)
-        except Exception:  # noqa: BLE001 - old checkpoints are deleted again next time
+        except Exception:
             log.warning("job %s: deleting old checkpoints failed", self.job_id, exc_info=True)
 
     async def _notify(self, call: Any) -> None:
         try:
             await call
-        except Exception:  # noqa: BLE001 - a lost TaskManager fails the attempt anyway
+        except Exception:
             log.warning("job %s: notifying tasks failed", self.job_id, exc_info=True)
 
     def _metadata(self, pending: PendingCheckpoint) -> CheckpointMetadata:
@@ -300,6 +312,8 @@ class CheckpointCoordinator:
             return
         pending.discarded = True
         self._cancel_timer(checkpoint_id)
+        if pending.stop_job:
+            self._stopping_with_savepoint = False  # the job keeps running, as in Flink
         log.warning("job %s: checkpoint %d aborted: %s", self.job_id, checkpoint_id, reason)
         self.failed_count += 1
         self.history.append(self._info(pending, pb.CHECKPOINT_FAILED, None, reason))
@@ -323,7 +337,7 @@ class CheckpointCoordinator:
             return  # a user's directory: leave it to them
         try:
             await self._store.discard(target_uri)
-        except Exception:  # noqa: BLE001 - leftovers of failed checkpoints are never read
+        except Exception:
             log.debug("discarding %s failed", target_uri, exc_info=True)
 
     def _cancel_timer(self, checkpoint_id: int) -> None:

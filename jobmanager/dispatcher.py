@@ -163,8 +163,8 @@ class Dispatcher:
 
     async def trigger_savepoint(self, job_id: str, target_directory: str, stop: bool) -> str:
         master = self.get(job_id)
-        target = target_directory or self.configuration.get("state.savepoints.dir", "") \
-            or master.graph.configuration.get("state.savepoints.dir", "")
+        # state.savepoints.dir of the job's settings: its own configuration over the cluster's.
+        target = target_directory or master.coordinator.settings.savepoint_dir
         if not target:
             raise JobSubmissionError("no savepoint directory: give one, or set "
                                      "state.savepoints.dir")

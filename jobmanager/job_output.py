@@ -56,7 +56,7 @@ class JobOutputLog:
         while True:
             async with self._changed:
                 await self._changed.wait_for(
-                    lambda: self._closed or self._dropped + len(self._lines) > position
+                    lambda seen=position: self._closed or self._dropped + len(self._lines) > seen
                     or (collect and bool(self._batches)))
                 start = max(position - self._dropped, 0)
                 lines = list(self._lines)[start:]

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from weir.proto import jobmanager_pb2 as pb
 
-__all__ = ["IllegalTransitionError", "JOB_TERMINAL", "TASK_TERMINAL", "check_job_transition",
-           "check_task_transition"]
+__all__ = [
+    "JOB_TERMINAL",
+    "TASK_TERMINAL",
+    "IllegalTransitionError",
+    "check_job_transition",
+    "check_task_transition",
+]
 
 
 class IllegalTransitionError(RuntimeError):

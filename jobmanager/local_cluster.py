@@ -17,6 +17,7 @@ import ray
 
 from weir.common.configuration import Configuration
 from weir.common.job_client import JobClient
+from weir.executors import submit_job
 from weir.jobmanager.resource_manager import RAY_NAMESPACE
 from weir.jobmanager.runner import JobManager, JobManagerConfig
 from weir.jobmanager.scheduler import required_slots
@@ -80,13 +81,13 @@ class LocalExecutor:
         cluster = LocalCluster(taskmanagers, slots).start()
         try:
             rpc = JobManagerClient(cluster.address, cluster.token)
-            job_id = rpc.submit_job(job_graph)
+            job_id = submit_job(rpc, job_graph)
         except BaseException:
             cluster.shutdown()
             raise
         return JobClient(job_id, rpc, collect=collect, on_terminated=cluster.shutdown)
 
 
-def LocalExecutorFactory(configuration: Configuration) -> LocalExecutor:  # noqa: N802
+def LocalExecutorFactory(configuration: Configuration) -> LocalExecutor:
     """Entry point ``weir.executors:local``."""
     return LocalExecutor(configuration)

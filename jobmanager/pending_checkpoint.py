@@ -40,6 +40,9 @@ class PendingCheckpoint:
     # Operator ids each vertex has state for (savepoints are matched by them).
     operators: dict[str, set[str]] = field(default_factory=dict)
     stop_job: bool = False
+    # Triggered after every task consumed its input: the tasks' snapshots hold their
+    # final output (a sink's last parts), so its completion lets the tasks finish.
+    final: bool = False
     discarded: bool = False
 
     @property

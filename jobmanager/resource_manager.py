@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -18,10 +18,35 @@ import ray
 
 from weir.graph.deployment import TaskManagerInfo
 
-__all__ = ["RAY_NAMESPACE", "RayResourceManager", "TaskManagerSpec"]
+__all__ = ["RAY_NAMESPACE", "TASKMANAGER_RAY_RESOURCES", "RayResourceManager",
+           "TaskManagerSpec", "taskmanager_ray_resources"]
 
 log = logging.getLogger(__name__)
 RAY_NAMESPACE = "weir"
+TASKMANAGER_RAY_RESOURCES = "taskmanager.ray.resources"
+
+
+def taskmanager_ray_resources(configuration: Mapping[str, str]) -> dict[str, float]:
+    """The custom Ray resources each TaskManager actor requests, from
+    ``taskmanager.ray.resources`` = ``name:amount[,name:amount...]`` (e.g. to keep
+    TaskManagers on the nodes that offer ``name``).
+
+    Raises:
+        ValueError: naming the item that is not ``name:amount`` with a positive amount.
+    """
+    resources: dict[str, float] = {}
+    for item in filter(None, (i.strip() for i in
+                              configuration.get(TASKMANAGER_RAY_RESOURCES, "").split(","))):
+        name, _, amount = item.rpartition(":")
+        try:
+            value = float(amount)
+        except ValueError:
+            value = 0.0
+        if not name.strip() or not value > 0:
+            raise ValueError(f"{TASKMANAGER_RAY_RESOURCES} takes name:amount[,name:amount...] "
+                             f"with positive amounts, got {item!r}")
+        resources[name.strip()] = value
+    return resources
 
 
 @dataclass(frozen=True)
@@ -35,6 +60,7 @@ class TaskManagerSpec:
     bind_host: str = "127.0.0.1"
     advertised_host: str | None = None
     num_cpus: float = 0
+    resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources
 
 
 def _actor_class() -> Any:
@@ -71,7 +97,7 @@ class RayResourceManager:
         spec = self._spec
         handle = self._actor_class.options(
             name=name, namespace=RAY_NAMESPACE, num_cpus=spec.num_cpus,
-            max_concurrency=1000, scheduling_strategy="SPREAD",
+            resources=dict(spec.resources), max_concurrency=1000, scheduling_strategy="SPREAD",
         ).remote(name, spec.jobmanager_address, spec.token, spec.slots, spec.bind_host,
                  spec.advertised_host)
         info: TaskManagerInfo = await handle.start.remote()
@@ -111,7 +137,7 @@ class RayResourceManager:
         for name, handle in list(self.handles.items()):
             try:
                 await asyncio.wait_for(handle.shutdown.remote(), 5)
-            except Exception:  # noqa: BLE001 - terminate before kill
+            except Exception:
                 log.debug("graceful shutdown of %s failed", name, exc_info=True)
             ray.kill(handle)
         self.handles.clear()

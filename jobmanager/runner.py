@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 import grpc
 
 from weir.jobmanager.dispatcher import Dispatcher
-from weir.jobmanager.resource_manager import RayResourceManager, TaskManagerSpec
+from weir.jobmanager.resource_manager import (
+    RayResourceManager,
+    TaskManagerSpec,
+    taskmanager_ray_resources,
+)
 from weir.jobmanager.server import create_server
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES
 
@@ -62,7 +66,8 @@ class JobManager:
             TaskManagerSpec(config.taskmanagers, config.slots, self.address, config.token,
                             bind_host=config.taskmanager_bind_host,
                             advertised_host=config.advertised_host if remote_taskmanagers
-                            else None),
+                            else None,
+                            resources=taskmanager_ray_resources(config.configuration)),
             dispatcher.taskmanager_lost)
         await dispatcher.recover_jobs()
         log.info("JobManager listening on %s:%s", config.host, self.port)

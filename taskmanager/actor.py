@@ -114,5 +114,5 @@ class TaskManagerActor:
                                records_out=task.records_out)
             try:
                 await self._gateway.heartbeat(beat)
-            except Exception:  # noqa: BLE001 - the JobManager may be restarting
+            except Exception:
                 log.debug("heartbeat to the JobManager failed", exc_info=True)

@@ -25,7 +25,8 @@ import asyncio
 import time
 import traceback
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cloudpickle
 
@@ -262,7 +263,7 @@ class StreamTask:
             return
         try:
             await asyncio.wait_for(self._wakeup.wait(), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._flush()
 
     async def _end_input(self) -> None:
@@ -301,7 +302,9 @@ class StreamTask:
                 self._final_checkpoint_done = self._input_ended and message[2]
             else:
                 self._chain.notify_checkpoint_aborted(message[1])
-                await self._apply(self._barriers.abort(message[1]))
+                outcome = self._barriers.abort(message[1])
+                if self._gate is not None:  # a source has no input channels to release
+                    await self._apply(outcome)
 
     async def _take_directly(self, barrier: CheckpointBarrier) -> None:
         if self._reader is None and not self._input_ended:

@@ -1,3 +1,3 @@
 """Shared fixtures: services are session-scoped factories in tests/fixtures."""
 
-pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.s3"]
+pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.ray_cluster", "tests.fixtures.s3"]

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.exceptions import PermissionDeniedError, UnauthenticatedError
 from obstore.store import S3Store
+
 from weir.checkpoint.storage import (
     CheckpointFileNotFoundError,
     CheckpointStorage,

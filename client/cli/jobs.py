@@ -28,6 +28,7 @@ __all__ = [
     "job_state_name",
     "jobs_table",
     "list_jobs",
+    "short_cause",
 ]
 
 _NONE = "-"
@@ -84,7 +85,14 @@ def job_details_text(job: pb.JobDetails, now: float) -> str:
     return "\n\n".join(sections)
 
 
+def short_cause(cause: str) -> str:
+    """The last non-empty line of a traceback (``ValueError: bad record``); ``-`` if none."""
+    lines = [line.strip() for line in cause.splitlines() if line.strip()]
+    return lines[-1] if lines else _NONE
+
+
 def _header(job: pb.JobDetails, now: float) -> str:
+    counts = job.checkpoints
     fields = [
         ("Job ID", job.job_id),
         ("Name", job.name),
@@ -92,6 +100,13 @@ def _header(job: pb.JobDetails, now: float) -> str:
         ("Start", format_timestamp(job.start_time)),
         ("End", format_timestamp(job.end_time)),
         ("Duration", job_duration(job.start_time, job.end_time, now)),
+        ("Restarts", str(job.num_restarts)),
+        ("Last restart cause", short_cause(job.last_restart_cause)),
+        ("Checkpoints", (f"{counts.completed} completed, {counts.failed} failed, "
+                         f"{counts.in_progress} in progress")),
+        ("Latest checkpoint", f"{counts.latest_completed_id} {counts.latest_completed_path}"
+                              if counts.latest_completed_id else _NONE),
+        ("Restored from", f"checkpoint {counts.restored_id}" if counts.restored_id else _NONE),
     ]
     width = max(len(label) for label, _ in fields) + 1
     return "\n".join(f"{label + ':':<{width}} {value}" for label, value in fields)

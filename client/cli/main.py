@@ -1,4 +1,4 @@
-"""``weir``: the command line (parser and dispatch).
+"""``weir``: the command line (parser and dispatch), after Flink's ``flink`` CLI.
 
 Exit codes: 0 success; 1 a failed job, a failing program or an error the
 message explains (``error: ...`` on stderr, never a traceback of weir's own);
@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import IO
 
 from weir import __version__
-from weir.cli import jobs
+from weir.cli import jobs, savepoints
 from weir.cli.run import RunOptions, run_program
 from weir.common.configuration import ConfigError
-from weir.executors import JOBMANAGER_ENV, TOKEN_ENV
+from weir.executors import JOBMANAGER_ENV, TOKEN_ENV, SavepointRestoreSettings
 from weir.graph.generator import InvalidJobError
 from weir.rpc.client import DEFAULT_JOBMANAGER_ADDRESS, JobManagerClient
 from weir.rpc.errors import WeirError
@@ -63,20 +63,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", parents=[connection], help="run a Python program; its env.execute() submits",
-        usage="weir run FILE [-p N] [-d] [--jobmanager HOST:PORT] [--token T] [-- ARGS ...]",
+        usage="weir run FILE [-p N] [-d] [-s PATH [-n]] [--jobmanager HOST:PORT] [--token T] "
+              "[-- ARGS ...]",
         epilog="Arguments after -- are passed to the program as sys.argv[1:].")
     run.add_argument("file", metavar="FILE", help="the Python program defining the job")
     run.add_argument("-p", "--parallelism", type=_positive_int, metavar="N",
                      help="default parallelism of the program's jobs")
     run.add_argument("-d", "--detached", action="store_true",
                      help="submit and return without waiting for the job to end")
+    run.add_argument("-s", "--from-savepoint", "--fromSavepoint", metavar="PATH",
+                     dest="from_savepoint",
+                     help="restore the jobs' state from this savepoint or retained checkpoint "
+                          "(sets execution.savepoint.path)")
+    run.add_argument("-n", "--allow-non-restored-state", "--allowNonRestoredState",
+                     action="store_true", dest="allow_non_restored_state",
+                     help="skip the savepoint's state of operators the job no longer has "
+                          "(sets execution.savepoint.ignore-unclaimed-state)")
 
     commands.add_parser("list", parents=[connection], help="list the jobs")
-    status = commands.add_parser("status", parents=[connection],
-                                 help="show a job, its vertices and subtasks")
+    status = commands.add_parser(
+        "status", parents=[connection],
+        help="show a job: vertices, subtasks, restarts, checkpoints, failure cause")
     status.add_argument("job_id", metavar="JOB_ID")
     cancel = commands.add_parser("cancel", parents=[connection], help="cancel a job")
     cancel.add_argument("job_id", metavar="JOB_ID")
+    savepoint = commands.add_parser(
+        "savepoint", parents=[connection], help="take a savepoint of a running job")
+    savepoint.add_argument("job_id", metavar="JOB_ID")
+    savepoint.add_argument("target_directory", metavar="TARGET_DIR", nargs="?",
+                           help="where the savepoint goes, file:// path or s3:// URI "
+                                "(default: the JobManager's state.savepoints.dir)")
+    stop = commands.add_parser(
+        "stop", parents=[connection],
+        help="stop a running job with a savepoint (it ends FINISHED)")
+    stop.add_argument("job_id", metavar="JOB_ID")
+    stop.add_argument("-p", "--savepoint-path", "--savepointPath", metavar="DIR",
+                      dest="savepoint_path",
+                      help="where the savepoint goes (default: state.savepoints.dir)")
+    checkpoints = commands.add_parser(
+        "checkpoints", parents=[connection],
+        help="list a job's recent checkpoints and savepoints")
+    checkpoints.add_argument("job_id", metavar="JOB_ID")
     commands.add_parser(
         JOBMANAGER_COMMAND, add_help=False,
         help=f"start a JobManager (arguments go to `python -m {JOBMANAGER_MODULE}`; "
@@ -119,13 +146,32 @@ def _dispatch(args: list[str], out: IO[str], err: IO[str]) -> int:
     token = resolve_token(options.token, os.environ)
     if options.command == "run":
         return run_program(RunOptions(options.file, address, token, options.parallelism,
-                                      options.detached, tuple(job_args)), out, err)
+                                      options.detached, tuple(job_args), _restore(options)),
+                           out, err)
     with JobManagerClient(address, token) as rpc:
-        if options.command == "list":
-            return jobs.list_jobs(rpc, out, time.time())
-        if options.command == "status":
-            return jobs.describe_job(rpc, options.job_id, out, time.time())
+        return _run_command(rpc, options, out)
+
+
+def _run_command(rpc: JobManagerClient, options: argparse.Namespace, out: IO[str]) -> int:
+    command = options.command
+    if command == "list":
+        return jobs.list_jobs(rpc, out, time.time())
+    if command == "status":
+        return jobs.describe_job(rpc, options.job_id, out, time.time())
+    if command == "cancel":
         return jobs.cancel_job(rpc, options.job_id, out)
+    if command == "savepoint":
+        return savepoints.trigger_savepoint(rpc, options.job_id, options.target_directory, out)
+    if command == "stop":
+        return savepoints.stop_job(rpc, options.job_id, options.savepoint_path, out)
+    return savepoints.list_checkpoints(rpc, options.job_id, out)
+
+
+def _restore(options: argparse.Namespace) -> SavepointRestoreSettings:
+    path = options.from_savepoint
+    return SavepointRestoreSettings(
+        savepoints.storage_location(path, "savepoint path") if path else "",
+        options.allow_non_restored_state)
 
 
 def _split_job_args(args: list[str]) -> tuple[list[str], list[str]]:

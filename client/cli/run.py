@@ -22,7 +22,7 @@ from typing import IO
 import weir.datastream  # noqa: F401
 from weir.common.configuration import ConfigError
 from weir.common.job_client import JobExecutionException
-from weir.executors import SubmissionContext, submission_context
+from weir.executors import SavepointRestoreSettings, SubmissionContext, submission_context
 from weir.graph.generator import InvalidJobError
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
@@ -43,6 +43,7 @@ class RunOptions:
     parallelism: int | None = None
     detached: bool = False
     job_args: Sequence[str] = field(default_factory=tuple)
+    restore: SavepointRestoreSettings = field(default_factory=SavepointRestoreSettings)
 
 
 def run_program(options: RunOptions, out: IO[str], err: IO[str]) -> int:
@@ -66,7 +67,8 @@ def run_program(options: RunOptions, out: IO[str], err: IO[str]) -> int:
         err.write(f"error: no such file: {options.file}\n")
         return EXIT_USAGE
     context = SubmissionContext(options.address, options.token, options.parallelism,
-                                options.detached, functools.partial(_announce, out))
+                                options.detached, functools.partial(_announce, out),
+                                options.restore)
     try:
         with submission_context(context), _program_environment(options.file, options.job_args):
             # An absolute path, as ``python FILE`` gives ``__main__`` since 3.9: the program's

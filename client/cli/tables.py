@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-__all__ = ["format_count", "format_duration", "format_timestamp", "render_table"]
+__all__ = ["format_bytes", "format_count", "format_duration", "format_timestamp", "render_table"]
 
 LEFT = "<"
 RIGHT = ">"
@@ -81,3 +81,15 @@ def format_duration(seconds: float) -> str:
 def format_count(count: int) -> str:
     """A record count with thousands separators."""
     return f"{count:,}"
+
+
+def format_bytes(size: int) -> str:
+    """A size for people, in powers of 1024: ``512 B``, ``1.5 KiB``, ``12.0 MiB``."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"

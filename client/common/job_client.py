@@ -10,8 +10,9 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import IO, Any, Callable
+from typing import IO, Any, Self
 
 from weir.common.job_status import JobStatus
 from weir.proto import jobmanager_pb2 as pb
@@ -151,10 +152,10 @@ class CloseableIterator:
                 pass
         self._done = True
 
-    def __enter__(self) -> CloseableIterator:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
 

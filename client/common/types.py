@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["Row"]
 
@@ -16,7 +16,7 @@ class Row(tuple):
 
     _fields: tuple[str, ...]
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Row:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         if args and kwargs:
             raise ValueError("Row takes positional or named values, not both")
         if kwargs:

@@ -8,7 +8,8 @@ the earlier one on ties.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from weir.common.types import Row
 

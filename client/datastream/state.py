@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, Iterable, TypeVar
+from typing import Any, Generic, TypeVar
 
 from weir.common.time import Time
 from weir.common.typeinfo import TypeInformation

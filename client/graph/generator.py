@@ -173,7 +173,7 @@ def _pickle_chain(specs: list[OperatorSpec]) -> bytes:
     for spec in specs:
         try:
             cloudpickle.dumps(spec)
-        except Exception as error:  # noqa: BLE001 - any pickling failure is the user's to fix
+        except Exception as error:
             raise InvalidJobError(
                 f"operator '{spec.name}' cannot be sent to the cluster: its function cannot be "
                 f"pickled ({type(error).__name__}: {error}). Functions must not capture locks, "

@@ -45,10 +45,11 @@ class JobManagerClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def _call(self, method: Callable[..., R], request: Any, job_id: str = "") -> R:
+    def _call(self, method: Callable[..., R], request: Any, job_id: str = "",
+              deadline: bool = True) -> R:
         try:
-            return method(request, metadata=self._metadata, timeout=self._timeout_s,
-                          wait_for_ready=False)
+            return method(request, metadata=self._metadata,
+                          timeout=self._timeout_s if deadline else None, wait_for_ready=False)
         except grpc.RpcError as error:
             raise self._translate(error, job_id) from None
 
@@ -62,21 +63,26 @@ class JobManagerClient:
             return AuthenticationError(self.address, token_sent=bool(self._metadata))
         if code == grpc.StatusCode.NOT_FOUND:
             return JobNotFoundError(job_id)
+        if code == grpc.StatusCode.FAILED_PRECONDITION:  # the JobManager says why
+            return WeirError(details)
         if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
             return WeirError(f"message too large for the JobManager ({details}); the limit is "
                              f"{self._max_message_bytes // (1024 * 1024)} MiB: read large data "
                              "through a source instead of capturing it in functions")
         return WeirError(f"JobManager error ({code.name}): {details}")
 
-    def submit_job(self, job_graph: pb.JobGraph) -> str:
+    def submit_job(self, job_graph: pb.JobGraph, savepoint_path: str = "",
+                   allow_non_restored_state: bool = False) -> str:
+        """Submit the job, restoring its state from ``savepoint_path`` when given."""
         size = job_graph.ByteSize()
         if size > self._max_message_bytes:
             raise WeirError(
                 f"the job graph is {size / 2**20:.1f} MiB, above the {self._max_message_bytes // 2**20}"
                 " MiB message limit: read large data through a source instead of capturing it "
                 "in functions or from_collection()")
-        response = self._call(self._stub.SubmitJob, pb.SubmitJobRequest(job_graph=job_graph))
-        return response.job_id
+        request = pb.SubmitJobRequest(job_graph=job_graph, savepoint_path=savepoint_path,
+                                      allow_non_restored_state=allow_non_restored_state)
+        return self._call(self._stub.SubmitJob, request).job_id
 
     def list_jobs(self) -> list[pb.JobSummary]:
         return list(self._call(self._stub.ListJobs, pb.ListJobsRequest()).jobs)
@@ -86,6 +92,23 @@ class JobManagerClient:
 
     def cancel_job(self, job_id: str) -> None:
         self._call(self._stub.CancelJob, pb.CancelJobRequest(job_id=job_id), job_id)
+
+    def trigger_savepoint(self, job_id: str, target_directory: str = "",
+                          stop: bool = False) -> str:
+        """Take a savepoint (and with ``stop``, then stop the job); returns its path.
+
+        No deadline: the JobManager answers when the savepoint completes or fails (it
+        aborts a savepoint after the checkpoint timeout).
+        """
+        request = pb.TriggerSavepointRequest(job_id=job_id, target_directory=target_directory,
+                                             stop=stop)
+        return self._call(self._stub.TriggerSavepoint, request, job_id,
+                          deadline=False).savepoint_path
+
+    def list_checkpoints(self, job_id: str) -> list[pb.CheckpointInfo]:
+        """The job's recent checkpoints and savepoints (completed, failed, in progress)."""
+        request = pb.ListCheckpointsRequest(job_id=job_id)
+        return list(self._call(self._stub.ListCheckpoints, request, job_id).checkpoints)
 
     def stream_output(self, job_id: str, collect: bool = False) -> Iterator[pb.JobOutput]:
         """Print lines (and collected batches) of the job as they come, then its final status."""

@@ -113,7 +113,7 @@ class SubtaskCheckpointer:
     async def _report(self, call: Any) -> None:
         try:
             await call
-        except Exception:  # noqa: BLE001 - the checkpoint then expires at the JobManager
+        except Exception:
             log.warning("reporting a checkpoint to the JobManager failed", exc_info=True)
 
     async def close(self) -> None:

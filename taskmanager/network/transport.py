@@ -14,7 +14,7 @@ import pickle
 import struct
 from typing import Any, Protocol
 
-__all__ = ["CREDIT", "DATA", "SUBSCRIBE", "Connection", "FrameHandler", "MAX_FRAME_BYTES"]
+__all__ = ["CREDIT", "DATA", "MAX_FRAME_BYTES", "SUBSCRIBE", "Connection", "FrameHandler"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Connection:
             pass
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a broken peer must not kill the TaskManager
+        except Exception:
             log.exception("data connection failed")
         finally:
             self._handler.on_connection_lost(self)

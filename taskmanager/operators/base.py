@@ -19,8 +19,9 @@ event time reached ``w``; the chain passes ``w`` on after the operator returned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from weir.graph.operators import OperatorSpec
 

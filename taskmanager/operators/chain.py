@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from weir.common.constants import MAX_LONG_VALUE
 from weir.graph import operators as specs

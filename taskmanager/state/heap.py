@@ -14,7 +14,8 @@ whose last key is cleared is removed.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from weir.datastream.functions import function_call
 from weir.datastream.state import (

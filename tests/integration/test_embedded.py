@@ -13,13 +13,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "examples"))
 
-import word_count  # noqa: E402 - the example's own text and tokenizer are the oracle's input
+import word_count
 
 
 def test_word_count_runs_embedded_and_prints_per_subtask():
     env = {k: v for k, v in os.environ.items() if k not in ("WEIR_JOBMANAGER", "WEIR_TOKEN")}
     done = subprocess.run([sys.executable, str(REPO / "examples" / "word_count.py")],
-                          env=env, capture_output=True, text=True, timeout=180, cwd=REPO)
+                          env=env, capture_output=True, text=True, timeout=180, cwd=REPO,
+                          check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
 

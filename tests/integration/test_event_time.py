@@ -8,6 +8,8 @@ import threading
 import time
 
 import pytest
+
+from tests.fixtures.event_time_sources import GatedSource, PhasedSource
 from weir.common import Duration, Time, WatermarkStrategy
 from weir.common.types import Row
 from weir.datastream import (
@@ -18,8 +20,6 @@ from weir.datastream import (
 )
 from weir.datastream.connectors.datagen import DataGeneratorSource
 from weir.datastream.window import TumblingEventTimeWindows
-
-from tests.fixtures.event_time_sources import GatedSource, PhasedSource
 
 PARALLELISM = [1, 2, 4]
 

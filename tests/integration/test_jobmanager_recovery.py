@@ -8,6 +8,9 @@ import socket
 import time
 
 import pytest
+
+from tests.fixtures.cluster import start_jobmanager, stop_jobmanager
+from tests.fixtures.counting_job import committed_file_lines
 from weir.common import WatermarkStrategy
 from weir.common.serialization import Encoder
 from weir.datastream import StreamExecutionEnvironment
@@ -16,9 +19,6 @@ from weir.datastream.connectors.file_system import FileSink
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
 from weir.rpc.errors import JobManagerUnavailableError
-
-from tests.fixtures.cluster import start_jobmanager, stop_jobmanager
-from tests.integration.test_failover import committed_lines
 
 KEYS = 20
 RECORDS = 16_000
@@ -87,4 +87,4 @@ def test_restarted_jobmanager_continues_the_job(tmp_path, monkeypatch):
     per_key = collections.Counter(i % KEYS for i in range(RECORDS))
     expected = collections.Counter(f"{key},{n}" for key, count in per_key.items()
                                    for n in range(1, count + 1))
-    assert collections.Counter(committed_lines(output)) == expected
+    assert committed_file_lines(output) == expected

@@ -16,6 +16,7 @@ from weir.datastream import (
 )
 from weir.datastream.connectors.datagen import DataGeneratorSource, RateLimiterStrategy
 from weir.datastream.connectors.number_seq import NumberSequenceSource
+from weir.datastream.functions import AggregateFunction
 from weir.datastream.state import (
     AggregatingStateDescriptor,
     ListStateDescriptor,
@@ -23,7 +24,6 @@ from weir.datastream.state import (
     ReducingStateDescriptor,
     ValueStateDescriptor,
 )
-from weir.datastream.functions import AggregateFunction
 
 N = 20_000
 PARALLELISM = [1, 2, 4]

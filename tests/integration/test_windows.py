@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from tests.fixtures.event_time_sources import PhasedSource
+from tests.fixtures.window_oracle import event_time_oracle, sessions_oracle
 from weir.common import Duration, Time, WatermarkStrategy
 from weir.common.constants import MIN_LONG_VALUE
 from weir.datastream import (
@@ -34,9 +37,6 @@ from weir.datastream.window import (
     TumblingEventTimeWindows,
     TumblingProcessingTimeWindows,
 )
-
-from tests.fixtures.event_time_sources import PhasedSource
-from tests.fixtures.window_oracle import event_time_oracle, sessions_oracle
 
 PARALLELISM = [1, 2, 4]
 BOUND = 40

@@ -5,6 +5,7 @@ and durations use Flink's syntax."""
 from __future__ import annotations
 
 import pytest
+
 from weir.checkpoint import CheckpointSettings, checkpoint_settings
 from weir.common import ConfigError, Configuration
 from weir.common.time import parse_duration_ms

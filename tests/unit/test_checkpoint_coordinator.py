@@ -134,3 +134,24 @@ def test_tasks_whose_input_ended_are_triggered_directly_and_end_with_a_final_che
         await scheduler.advance(0)
         assert gateway.completed == [(checkpoint_id, True)]  # final: tasks may finish
     asyncio.run(scenario())
+
+
+def test_a_checkpoint_triggered_before_the_input_ended_is_not_final(tmp_path):
+    """The sink acknowledged checkpoint 1 in band, then ended its input (rolling its last
+    parts): checkpoint 1 completing afterwards must not let the tasks finish, or those
+    parts would never be committed; a final checkpoint follows at once."""
+    async def scenario() -> None:
+        coord, gateway, scheduler, _ = coordinator(tmp_path)
+        await scheduler.advance(1.0)
+        ack_all(coord, 1)
+        for task in TASKS:
+            coord.task_input_ended(task)
+        await scheduler.advance(0)
+        assert gateway.completed == [(1, False)]
+        await scheduler.advance(0)  # the final checkpoint is due at once
+        final_id, targets = gateway.triggers[-1]
+        assert final_id == 2 and targets == sorted(TASKS)
+        ack_all(coord, final_id)
+        await scheduler.advance(0)
+        assert gateway.completed == [(1, False), (2, True)]
+    asyncio.run(scenario())

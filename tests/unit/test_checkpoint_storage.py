@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import pytest
 from obstore.exceptions import PermissionDeniedError
+
+from tests.fixtures.s3 import MotoServer, S3Bucket, free_port
 from weir.checkpoint import (
     CheckpointDirectory,
     CheckpointFileNotFoundError,
@@ -34,8 +36,6 @@ from weir.checkpoint import (
 )
 from weir.checkpoint.metadata import FORMAT_VERSION
 from weir.checkpoint.s3_storage import s3_error
-
-from tests.fixtures.s3 import MotoServer, S3Bucket, free_port
 
 pytestmark = pytest.mark.timeout(60)
 

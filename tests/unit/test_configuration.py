@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from weir.common import ConfigError, Configuration
 from weir.datastream import StreamExecutionEnvironment
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.fixtures.operator_harness import ChainHarness, ManualClock
 from weir.common.constants import MIN_LONG_VALUE
 from weir.datastream import (
     KeyedProcessFunction,
@@ -9,8 +10,6 @@ from weir.datastream import (
     ProcessFunction,
     StreamExecutionEnvironment,
 )
-
-from tests.fixtures.operator_harness import ChainHarness, ManualClock
 
 ODD = OutputTag("odd")
 SMALL = OutputTag("small")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from weir.checkpoint import storage_for
 from weir.common import Encoder
 from weir.datastream.connectors import BucketAssigner, FileSink, OutputFileConfig, RollingPolicy

@@ -6,6 +6,7 @@ import datetime as dt
 import pickle
 
 import pytest
+
 from weir.common import Encoder
 from weir.datastream.connectors import BucketAssigner, FileSink, OutputFileConfig, RollingPolicy
 from weir.datastream.connectors.file_system import BucketAssignerContext, PartFileInfo

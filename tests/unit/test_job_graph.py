@@ -6,6 +6,7 @@ import threading
 
 import cloudpickle
 import pytest
+
 from weir.common import WatermarkStrategy
 from weir.datastream import OutputTag, StreamExecutionEnvironment
 from weir.datastream.connectors.number_seq import NumberSequenceSource

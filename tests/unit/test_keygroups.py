@@ -10,6 +10,8 @@ import sys
 from collections import Counter
 
 import pytest
+
+from tests.unit.oracles import key_group_owner
 from weir.keygroups import (
     KeyGroupRange,
     UnstableKeyError,
@@ -20,8 +22,6 @@ from weir.keygroups import (
     key_group_to_operator_table,
     stable_hash,
 )
-
-from tests.unit.oracles import key_group_owner
 
 # Evaluated both here and in fresh interpreters, so keys need no pickling.
 KEYS_SOURCE = """[

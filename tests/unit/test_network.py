@@ -9,6 +9,8 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import pytest
+
+from tests.unit.oracles import key_group_owner
 from weir.graph.deployment import connected_consumers, connected_producers
 from weir.keygroups import stable_hash
 from weir.proto import jobmanager_pb2 as pb
@@ -18,8 +20,6 @@ from weir.taskmanager.network.events import END_OF_PARTITION, Watermark
 from weir.taskmanager.network.input_gate import InputGate
 from weir.taskmanager.network.record_writer import RecordWriter
 from weir.taskmanager.records import TimestampedBatch
-
-from tests.unit.oracles import key_group_owner
 
 PLENTY = 10_000  # initial credits when a test is not about flow control
 

@@ -7,6 +7,7 @@ import random
 from datetime import timedelta
 
 import pytest
+
 from weir.common import ConfigError, RestartStrategies
 from weir.common.restart_strategy import (
     UNLIMITED,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+
+from tests.fixtures.operator_harness import ChainHarness, ManualClock
 from weir.common import Duration, WatermarkStrategy
 from weir.common.constants import MAX_LONG_VALUE, MIN_LONG_VALUE
 from weir.graph.operators import MapSpec, TimestampsAndWatermarksSpec
@@ -15,8 +17,6 @@ from weir.taskmanager.operators.timestamps import (
     parse_interval_ms,
 )
 from weir.taskmanager.watermarks import StatusWatermarkValve, TaskEventTime
-
-from tests.fixtures.operator_harness import ChainHarness, ManualClock
 
 IDLE, ACTIVE = WatermarkStatus.IDLE, WatermarkStatus.ACTIVE
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 import weir.datastream  # noqa: F401 - import order of weir
 from weir.common import Time
 from weir.datastream.window import (

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from tests.fixtures.operator_harness import ChainHarness, ManualClock
+from tests.fixtures.window_oracle import event_time_oracle, sessions_oracle
 from weir.common import Time
 from weir.common.constants import MIN_LONG_VALUE
 from weir.datastream import (
@@ -38,9 +41,6 @@ from weir.datastream.window import (
     TumblingEventTimeWindows,
     TumblingProcessingTimeWindows,
 )
-
-from tests.fixtures.operator_harness import ChainHarness, ManualClock
-from tests.fixtures.window_oracle import event_time_oracle, sessions_oracle
 
 LATE = OutputTag("late")
 
