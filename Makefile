@@ -26,8 +26,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/checkpoints.py
 
 proto: $(VENV)/.installed-test
 	$(BIN)/python scripts/gen_proto.py

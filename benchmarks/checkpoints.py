@@ -41,6 +41,12 @@ def checkpointing_to(directory: str, interval_ms: int,
     return configure
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def checkpoint_summary(client: JobManagerClient, runs: list[Run]) -> str:
     completed = [c for run in runs for c in client.list_checkpoints(run.job_id)
                  if c.status == pb.COMPLETED]
@@ -77,11 +83,18 @@ def main() -> int:
                                              moto.configuration),
         }
         runs: dict[str, list[Run]] = {name: [] for name in variants}
+        moto_cpu_s = 0.0
         try:
             for _ in range(args.runs):  # interleaved, so drift affects every variant alike
                 for name, configure in variants.items():
+                    before = cpu_seconds(moto.pid or 0)
                     runs[name].append(run_job(f"W1-{name}", build_w1, n, PARALLELISM, configure))
+                    if name.startswith("s3"):
+                        moto_cpu_s += cpu_seconds(moto.pid or 0) - before
             report(runs, expected, JobManagerClient(cluster.address, cluster.token))
+            s3_time_s = sum(n / run.events_per_s for run in runs["s3:// (moto)"])
+            print(f"moto_server used {moto_cpu_s / args.runs:.2f} CPU s per S3 run "
+                  f"({100 * moto_cpu_s / s3_time_s:.0f}% of one core while the job ran)")
         finally:
             moto.stop()
     return 0
