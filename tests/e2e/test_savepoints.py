@@ -32,7 +32,7 @@ pytestmark = pytest.mark.timeout(90)
 COUNTING = str(JOBS / "counting.py")
 KEYED_SUM = str(JOBS / "keyed_sum.py")
 ENDLESS = str(JOBS / "endless.py")
-RESTARTING = str(JOBS / "restarting.py")
+FAILING = str(JOBS / "failing.py")
 KEYS = 7  # counting.py: record i has key i % 7
 RECORDS = 3000
 RATE = 600  # records/s over both source subtasks: a job runs about 5 s
@@ -265,7 +265,7 @@ def test_checkpoints_lists_completed_checkpoints_and_savepoints(jobs) -> None:
 
 
 def test_status_shows_restarts_and_the_last_restart_cause(jobmanager: RunningJobManager) -> None:
-    result = weir("run", RESTARTING, env=jobmanager.env())
+    result = weir("run", FAILING, "--", "--restarts", "2", env=jobmanager.env())
 
     assert result.returncode == 1, result.output
     status = parse_status(weir("status", submitted_job_id(result.stdout),

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from tests.fixtures.event_time_sources import PhasedSource
+from tests.fixtures.window_functions import SumCount
 from tests.fixtures.window_oracle import event_time_oracle, sessions_oracle
 from weir.common import Duration, Time, WatermarkStrategy
 from weir.common.constants import MIN_LONG_VALUE
 from weir.datastream import (
-    AggregateFunction,
     OutputTag,
     ProcessAllWindowFunction,
     ProcessFunction,
@@ -97,20 +97,6 @@ class WithTimestamp(ProcessFunction):
 
     def process_element(self, value, ctx):
         yield value, ctx.timestamp()
-
-
-class SumCount(AggregateFunction):
-    def create_accumulator(self):
-        return 0, 0
-
-    def add(self, value, accumulator):
-        return accumulator[0] + value[1], accumulator[1] + 1
-
-    def get_result(self, accumulator):
-        return accumulator
-
-    def merge(self, acc_a, acc_b):
-        return acc_a[0] + acc_b[0], acc_a[1] + acc_b[1]
 
 
 class Describe(ProcessWindowFunction):

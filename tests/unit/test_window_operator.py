@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from tests.fixtures.operator_harness import ChainHarness, ManualClock
+from tests.fixtures.window_functions import SumCount
 from tests.fixtures.window_oracle import event_time_oracle, sessions_oracle
 from weir.common import Time
 from weir.common.constants import MIN_LONG_VALUE
 from weir.datastream import (
-    AggregateFunction,
     OutputTag,
     ProcessWindowFunction,
     StreamExecutionEnvironment,
@@ -50,20 +50,6 @@ def window_spec(build: Callable[[Any], Any]) -> Any:
     env = StreamExecutionEnvironment.get_execution_environment()
     keyed = env.from_collection([]).key_by(lambda event: event[0])
     return build(keyed)._transformation("test").spec
-
-
-class SumCount(AggregateFunction):
-    def create_accumulator(self):
-        return 0, 0
-
-    def add(self, value, accumulator):
-        return accumulator[0] + value[1], accumulator[1] + 1
-
-    def get_result(self, accumulator):
-        return accumulator
-
-    def merge(self, acc_a, acc_b):
-        return acc_a[0] + acc_b[0], acc_a[1] + acc_b[1]
 
 
 def values_of(elements) -> list:
