@@ -35,7 +35,7 @@ proto: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check client jobmanager taskmanager tests benchmarks examples scripts
-	$(BIN)/lint-imports
+	$(BIN)/python scripts/lint_imports.py
 	$(BIN)/mypy
 
 clean:

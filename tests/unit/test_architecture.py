@@ -1,40 +1,13 @@
-"""The import-linter contracts in pyproject.toml hold (``lint-imports`` exits 0).
-
-``weir`` is assembled from several top-level folders (setuptools ``package-dir``),
-which import-linter cannot follow: it only walks the folder of the root package.
-So the check runs on a copy of the package laid out as it is installed.
-"""
+"""The import-linter contracts in pyproject.toml hold, and a forbidden import breaks its
+contract (on the installed layout that ``scripts/lint_imports.py`` builds)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-PYPROJECT = REPO / "pyproject.toml"
-LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-
-
-def installed_layout(target: Path) -> Path:
-    """Copy the package folders to ``target`` as their import names lay them out."""
-    package_dir = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-dir"]
-    for name, folder in sorted(package_dir.items(), key=lambda item: item[0].count(".")):
-        shutil.copytree(REPO / folder, target.joinpath(*name.split(".")),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return target
-
-
-def lint_imports(layout: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(layout))
-    return subprocess.run([str(LINT_IMPORTS), "--config", str(PYPROJECT), "--no-cache"],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
-                          check=False)
+from scripts.lint_imports import PYPROJECT, installed_layout, lint_imports
 
 
 def contract_names() -> list[str]:
