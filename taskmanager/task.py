@@ -36,6 +36,7 @@ from weir.graph.operators import OperatorSpec, SourceSpec
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler, BarrierOutcome
 from weir.taskmanager.checkpointing.subtask_checkpointer import SubtaskCheckpointer
+from weir.taskmanager.failures import describe_failure
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, TaskOutputReporter
 from weir.taskmanager.network.environment import NetworkEnvironment
 from weir.taskmanager.network.events import (
@@ -72,6 +73,7 @@ class StreamTask:
                  gateway: JobManagerGateway, local_taskmanager: str,
                  clock_ms: Callable[[], int] = wall_clock_ms) -> None:
         self.deployment = deployment
+        self._code_loaded = False  # the job's functions and restored state are unpickled
         self._network = network
         self._gateway = gateway
         self._local_taskmanager = local_taskmanager
@@ -125,9 +127,9 @@ class StreamTask:
             final = pb.TASK_FINISHED
         except asyncio.CancelledError:
             final = pb.TASK_CANCELED
-        except Exception:  # noqa: BLE001 - the user's failure is reported, not raised
+        except Exception as error:  # noqa: BLE001 - the user's failure is reported, not raised
             final = pb.TASK_FAILED
-            failure = traceback.format_exc()
+            failure = describe_failure(error, loading_code=not self._code_loaded)
         finally:
             failure = self._tear_down(failure)
             await self._checkpointer.close()
@@ -146,6 +148,7 @@ class StreamTask:
         d = self.deployment
         restored = await self._checkpointer.restore()
         specs: list[OperatorSpec] = cloudpickle.loads(d.operator_chain)
+        self._code_loaded = True
         operator_ids = list(d.operator_ids) or None
         if isinstance(specs[0], SourceSpec):
             self._reader = specs[0].source.create_reader(d.subtask_index, d.parallelism)
