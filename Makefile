@@ -35,8 +35,7 @@ proto: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check client jobmanager taskmanager tests benchmarks examples scripts
-	$(BIN)/python scripts/lint_imports.py
-	$(BIN)/mypy
+	$(BIN)/python scripts/installed_checks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

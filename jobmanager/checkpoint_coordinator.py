@@ -352,7 +352,7 @@ class CheckpointCoordinator:
 
     # ------------------------------------------------------------------ views
 
-    def _info(self, pending: PendingCheckpoint, status: int,
+    def _info(self, pending: PendingCheckpoint, status: pb.CheckpointStatus,
               metadata: CheckpointMetadata | None, reason: str = "") -> pb.CheckpointInfo:
         return pb.CheckpointInfo(
             id=pending.checkpoint_id, status=status, is_savepoint=pending.is_savepoint,

@@ -334,7 +334,7 @@ class JobMaster:
             self.coordinator.stop("the job finished")
             self._transition(pb.FINISHED)
 
-    def _transition(self, target: int) -> None:
+    def _transition(self, target: pb.JobState) -> None:
         check_job_transition(self.state, target)
         log.info("job %s: %s -> %s", self.job_id, pb.JobState.Name(self.state),
                  pb.JobState.Name(target))

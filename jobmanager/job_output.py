@@ -8,6 +8,7 @@ replay them; collected batches go to one follower and producers wait while
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
@@ -49,15 +50,18 @@ class JobOutputLog:
             self._closed = True
             self._changed.notify_all()
 
+    def _has_news(self, position: int, collect: bool) -> bool:
+        """Closed, lines past ``position``, or (when collecting) batches to send."""
+        return self._closed or self._dropped + len(self._lines) > position or (
+            collect and bool(self._batches))
+
     async def follow(self, collect: bool,
                      final_status: Callable[[], pb.JobDetails]) -> AsyncIterator[pb.JobOutput]:
         """Every line from the start, batches if ``collect``, then the final status."""
         position = 0  # absolute line number
         while True:
             async with self._changed:
-                await self._changed.wait_for(
-                    lambda seen=position: self._closed or self._dropped + len(self._lines) > seen
-                    or (collect and bool(self._batches)))
+                await self._changed.wait_for(functools.partial(self._has_news, position, collect))
                 start = max(position - self._dropped, 0)
                 lines = list(self._lines)[start:]
                 position = self._dropped + len(self._lines)

@@ -30,7 +30,7 @@ class JobManagerGateway:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def update_task_state(self, deployment: TaskDeployment, state: int,
+    async def update_task_state(self, deployment: TaskDeployment, state: pb.ExecutionState,
                                 failure_cause: str = "", records_in: int = 0,
                                 records_out: int = 0) -> None:
         await self._stub.UpdateTaskExecutionState(

@@ -137,7 +137,7 @@ class StreamTask:
             final = pb.TASK_FAILED
         await self._report(final, failure)
 
-    async def _report(self, state: int, failure: str = "") -> None:
+    async def _report(self, state: pb.ExecutionState, failure: str = "") -> None:
         self.state = state
         await self._gateway.update_task_state(self.deployment, state, failure,
                                               self.records_in, self.records_out)

@@ -154,7 +154,7 @@ class DataStream:
             inputs.extend(stream._inputs)
         return DataStream(self._env, inputs)
 
-    def _partitioned(self, partitioner: pb.Partitioner.ValueType) -> DataStream:
+    def _partitioned(self, partitioner: pb.Partitioner) -> DataStream:
         return DataStream(self._env, [replace(i, partitioner=partitioner, key_selector=None)
                                       for i in self._inputs])
 
@@ -231,7 +231,7 @@ class DataStream:
         if limit is None:
             return iterator
         with iterator:
-            results = []
+            results: list[Any] = []
             for record in iterator:
                 if len(results) >= limit:
                     break

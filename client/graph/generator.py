@@ -158,7 +158,7 @@ def _chain_upstream(t: Transformation, parallelism: Mapping[Transformation, int]
 
 def _resolve_partitioner(edge: StreamInput, upstream_parallelism: int,
                          downstream_parallelism: int,
-                         downstream_name: str) -> pb.Partitioner.ValueType:
+                         downstream_name: str) -> pb.Partitioner:
     if edge.partitioner is None:
         return pb.FORWARD if upstream_parallelism == downstream_parallelism else pb.REBALANCE
     if edge.partitioner == pb.FORWARD and upstream_parallelism != downstream_parallelism:

@@ -27,7 +27,7 @@ class StreamInput:
     """
 
     upstream: Transformation
-    partitioner: pb.Partitioner.ValueType | None = None
+    partitioner: pb.Partitioner | None = None
     key_selector: Any = None
     # Reads the upstream's side output with this tag id instead of its main output.
     side_output_tag: str | None = None

@@ -58,14 +58,15 @@ class RecordWriter:
                      ) -> Callable[[list[Any], list[Any] | None], None]:
         if len(self._channels) == 1:
             return self._emit_single
-        return {
+        emit_of: dict[int, Callable[[list[Any], list[Any] | None], None]] = {
             pb.FORWARD: self._emit_single,
             pb.REBALANCE: self._emit_round_robin,
             pb.RESCALE: self._emit_round_robin,
             pb.SHUFFLE: self._emit_random,
             pb.BROADCAST: self._emit_broadcast,
             pb.HASH: self._emit_hash,
-        }[partitioner]
+        }
+        return emit_of[partitioner]
 
     def emit(self, records: list[Any]) -> None:
         """Sort records into channel buffers; full buffers become ready to send."""

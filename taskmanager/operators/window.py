@@ -67,6 +67,9 @@ _MISSING = object()
 class WindowOperator(KeyedOperator):
     """Windows of a keyed stream (``window_all``: one key), evaluated as the trigger says."""
 
+    spec: WindowSpec
+    contents: Any  # the namespaced state of the contents' kind (list, reducing, aggregating)
+
     def __init__(self, spec: WindowSpec) -> None:
         super().__init__(spec, spec.key_selector)
         self.assigner = spec.assigner

@@ -1,5 +1,5 @@
 """The import-linter contracts in pyproject.toml hold, and a forbidden import breaks its
-contract (on the installed layout that ``scripts/lint_imports.py`` builds)."""
+contract (on the installed layout that ``scripts/installed_checks.py`` builds)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from scripts.lint_imports import PYPROJECT, installed_layout, lint_imports
+from scripts.installed_checks import PYPROJECT, installed_layout, lint_imports
 
 
 def contract_names() -> list[str]:

@@ -319,7 +319,7 @@ class CountTrigger(Trigger[Any, Window]):
                    ctx: Trigger.TriggerContext) -> TriggerResult:
         count: ReducingState = ctx.get_partitioned_state(self._count_desc)  # type: ignore
         count.add(1)
-        if count.get() >= self._window_size:
+        if (count.get() or 0) >= self._window_size:
             count.clear()
             return TriggerResult.FIRE
         return TriggerResult.CONTINUE

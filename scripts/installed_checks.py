@@ -1,10 +1,11 @@
-"""Check the import-linter contracts in pyproject.toml (``make lint``, and a unit test).
+"""Checks that need ``weir`` laid out as it is installed (``make lint``; the import
+contracts also in a unit test): the import-linter contracts in pyproject.toml, and mypy.
 
 ``weir`` is assembled from several top-level folders (setuptools ``package-dir``),
-which import-linter cannot follow: it only walks the folder of the root package.
-So the check runs on a temporary copy of the package laid out as it is installed.
+which neither import-linter nor mypy can follow: they walk the folder of the root
+package. So both run on a temporary copy of the package laid out as it is installed.
 
-Usage: python scripts/lint_imports.py   (exit code: lint-imports')
+Usage: python scripts/installed_checks.py   (exit code 0 when both pass)
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = REPO / "pyproject.toml"
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+MYPY = Path(sys.executable).with_name("mypy")
 
-__all__ = ["installed_layout", "lint_imports"]
+__all__ = ["installed_layout", "lint_imports", "type_check"]
 
 
 def installed_layout(target: Path) -> Path:
@@ -41,12 +43,22 @@ def lint_imports(layout: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
                           check=False)
 
 
+def type_check(layout: Path) -> subprocess.CompletedProcess[str]:
+    """Run mypy over the package copy at ``layout`` (libraries without types are skipped)."""
+    return subprocess.run([str(MYPY), "-p", "weir", "--ignore-missing-imports",
+                           "--no-incremental"], cwd=layout, capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
 def main() -> int:
+    failed = False
     with tempfile.TemporaryDirectory() as scratch:
-        result = lint_imports(installed_layout(Path(scratch) / "site"), Path(scratch))
-    print(result.stdout, end="")
-    print(result.stderr, end="", file=sys.stderr)
-    return result.returncode
+        layout = installed_layout(Path(scratch) / "site")
+        for result in (lint_imports(layout, Path(scratch)), type_check(layout)):
+            print(result.stdout, end="")
+            print(result.stderr, end="", file=sys.stderr)
+            failed |= result.returncode != 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
