@@ -53,6 +53,10 @@ class RecordWriter:
             self._max_parallelism = max_parallelism
             self._channel_of_key: dict[Any, int] = {}  # see _channel_of_new_key
         self._random = random.Random()
+        if partitioner == pb.REBALANCE and channels:
+            # As Flink: each producer starts at a random channel, so that producers whose
+            # batches are shorter than the channel count do not all feed channel 0.
+            self._next_channel = self._random.randrange(len(self._channels))
 
     def _choose_emit(self, partitioner: int
                      ) -> Callable[[list[Any], list[Any] | None], None]:

@@ -364,3 +364,11 @@ def test_tcp_channels_share_a_connection_with_their_own_credit_and_in_band_event
             await consumer_side.close()
 
     run(scenario())
+
+
+def test_rebalance_producers_start_at_random_channels():
+    starts = set()
+    for _ in range(40):  # one record per producer, as a trickle of small batches would be
+        received = route(pb.REBALANCE, 4, [[0]])
+        starts.add(next(channel for channel, records in enumerate(received) if records))
+    assert len(starts) > 1  # all at channel 0 has probability 4**-39
