@@ -19,7 +19,7 @@ from weir.datastream.checkpoint_config import CheckpointConfig, CheckpointingMod
 from weir.datastream.connectors.base import Source, SourceReader
 from weir.datastream.data_stream import DataStream
 from weir.executors import current_submission_context, executor_for
-from weir.graph.generator import build_job_graph
+from weir.graph.generator import build_job_graph, execution_plan
 from weir.graph.operators import OperatorSpec, SourceSpec
 from weir.graph.transformations import StreamInput, Transformation
 from weir.keygroups import DEFAULT_MAX_PARALLELISM
@@ -158,6 +158,16 @@ class StreamExecutionEnvironment:
         if context is not None and context.detached:
             return JobExecutionResult(client.get_job_id(), 0)
         return client.get_job_execution_result().result()
+
+    def get_execution_plan(self) -> str:
+        """The operators defined so far as JSON (Flink's execution-plan format), e.g. to
+        paste into Flink's plan visualizer; unlike ``execute`` it keeps them.
+
+        Raises:
+            InvalidJobError: the program cannot run (say, it has no sink).
+        """
+        return execution_plan(self._transformations, self.get_parallelism(),
+                              self.get_max_parallelism())
 
     def execute_async(self, job_name: str | None = None) -> JobClient:
         """Submits the job and returns at once."""

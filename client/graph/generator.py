@@ -9,6 +9,7 @@ chaining.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 
 import cloudpickle
@@ -17,7 +18,7 @@ from weir.graph.operators import OperatorSpec, SourceSpec
 from weir.graph.transformations import ChainingStrategy, StreamInput, Transformation
 from weir.proto import jobmanager_pb2 as pb
 
-__all__ = ["InvalidJobError", "build_job_graph", "vertex_id_for"]
+__all__ = ["InvalidJobError", "build_job_graph", "execution_plan", "vertex_id_for"]
 
 
 class InvalidJobError(ValueError):
@@ -86,6 +87,32 @@ def build_job_graph(transformations: Sequence[Transformation], job_name: str,
                 input_index=index,
             )
     return graph
+
+
+def execution_plan(transformations: Sequence[Transformation], default_parallelism: int,
+                   max_parallelism: int) -> str:
+    """The program's operators as JSON, in Flink's execution-plan format: one node per
+    operator (before chaining) with its parallelism and its inputs' ship strategies.
+
+    Raises:
+        InvalidJobError: as ``build_job_graph`` does for a program that cannot run.
+    """
+    used = _reachable_from_sinks(transformations)
+    parallelism = {t: _resolve_parallelism(t, default_parallelism, max_parallelism)
+                   for t in used}
+    nodes = []
+    for t in used:
+        pact = "Data Source" if not t.inputs else "Data Sink" if t.is_sink else "Operator"
+        node: dict[str, object] = {"id": t.id, "type": t.name, "pact": pact,
+                                   "contents": t.name, "parallelism": parallelism[t]}
+        if t.inputs:
+            node["predecessors"] = [
+                {"id": edge.upstream.id, "side": "second",
+                 "ship_strategy": pb.Partitioner.Name(_resolve_partitioner(
+                     edge, parallelism[edge.upstream], parallelism[t], t.name))}
+                for edge in t.inputs]
+        nodes.append(node)
+    return json.dumps({"nodes": nodes}, indent=2)
 
 
 def _route_side_outputs(chains: Mapping[Transformation, list[Transformation]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import cloudpickle
@@ -268,3 +269,28 @@ def test_a_non_parallel_source_says_so():
     env = StreamExecutionEnvironment()
     with pytest.raises(ValueError, match="'Source: Collection Source' is not parallel"):
         env.from_collection([1]).set_parallelism(2)
+
+
+def test_the_execution_plan_lists_every_operator_with_its_inputs_in_flinks_format():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(2)
+    numbers = env.from_source(NumberSequenceSource(1, 10), WatermarkStrategy.no_watermarks(),
+                              "numbers")
+    numbers.map(lambda x: (x % 3, x)).key_by(lambda pair: pair[0]) \
+        .reduce(lambda a, b: (a[0], a[1] + b[1])).set_parallelism(3).print()
+    plan = json.loads(env.get_execution_plan())
+    assert [(n["type"], n["pact"], n["parallelism"]) for n in plan["nodes"]] == [
+        ("Source: numbers", "Data Source", 2), ("Map", "Operator", 2),
+        ("Keyed Reduce", "Operator", 3), ("Sink: Print to Std. Out", "Data Sink", 2)]
+    ids = [n["id"] for n in plan["nodes"]]
+    assert [[(p["id"], p["ship_strategy"]) for p in n.get("predecessors", [])]
+            for n in plan["nodes"]] == [[], [(ids[0], "FORWARD")], [(ids[1], "HASH")],
+                                        [(ids[2], "REBALANCE")]]
+    assert job_graph(env).vertices  # the plan keeps the operators for execute()
+
+
+def test_the_execution_plan_of_a_program_without_a_sink_is_an_error():
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.from_collection([1, 2]).map(lambda x: x)
+    with pytest.raises(InvalidJobError, match="Add a sink"):
+        env.get_execution_plan()
