@@ -365,9 +365,10 @@ class CheckpointCoordinator:
         in_progress = [self._info(p, pb.IN_PROGRESS, None) for p in self.pending.values()]
         return sorted([*self.history, *in_progress], key=lambda info: info.id)
 
-    def counts(self, restored_id: int) -> pb.CheckpointCounts:
+    def counts(self, restored_id: int, restored_path: str = "") -> pb.CheckpointCounts:
         return pb.CheckpointCounts(
             completed=self.completed_count, failed=self.failed_count,
             in_progress=len(self.pending),
             latest_completed_id=self.latest.checkpoint_id if self.latest else 0,
-            latest_completed_path=self.latest_uri, restored_id=restored_id)
+            latest_completed_path=self.latest_uri, restored_id=restored_id,
+            restored_path=restored_path)

@@ -100,6 +100,7 @@ class JobMaster:
         self._on_attempt = on_attempt
         self.assignment: SlotAssignment = {}
         self.restored_id = 0
+        self.restored_path = ""
         self._resources = resources
         self._store = store
         self._restart_strategy = restart_strategy
@@ -157,6 +158,7 @@ class JobMaster:
         if point is None:
             return {}
         self.restored_id = point.metadata.checkpoint_id
+        self.restored_path = point.directory
         self.coordinator.next_id = max(self.coordinator.next_id, self.restored_id + 1)
         return assign_restored_state(self.graph, point.metadata, point.directory,
                                      point.allow_non_restored_state)
@@ -358,7 +360,8 @@ class JobMaster:
                                 failure_cause=self.failure_cause,
                                 num_restarts=self.num_restarts,
                                 last_restart_cause=self.last_restart_cause,
-                                checkpoints=self.coordinator.counts(self.restored_id))
+                                checkpoints=self.coordinator.counts(self.restored_id,
+                                                                    self.restored_path))
         for vertex in self.graph.vertices:
             view = details.vertices.add(id=vertex.id, name=vertex.name,
                                         parallelism=vertex.parallelism)

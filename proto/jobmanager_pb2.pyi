@@ -221,20 +221,22 @@ class JobDetails(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., start_time: _Optional[float] = ..., end_time: _Optional[float] = ..., failure_cause: _Optional[str] = ..., vertices: _Optional[_Iterable[_Union[VertexDetails, _Mapping]]] = ..., num_restarts: _Optional[int] = ..., last_restart_cause: _Optional[str] = ..., checkpoints: _Optional[_Union[CheckpointCounts, _Mapping]] = ...) -> None: ...
 
 class CheckpointCounts(_message.Message):
-    __slots__ = ("completed", "failed", "in_progress", "latest_completed_id", "latest_completed_path", "restored_id")
+    __slots__ = ("completed", "failed", "in_progress", "latest_completed_id", "latest_completed_path", "restored_id", "restored_path")
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     IN_PROGRESS_FIELD_NUMBER: _ClassVar[int]
     LATEST_COMPLETED_ID_FIELD_NUMBER: _ClassVar[int]
     LATEST_COMPLETED_PATH_FIELD_NUMBER: _ClassVar[int]
     RESTORED_ID_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_PATH_FIELD_NUMBER: _ClassVar[int]
     completed: int
     failed: int
     in_progress: int
     latest_completed_id: int
     latest_completed_path: str
     restored_id: int
-    def __init__(self, completed: _Optional[int] = ..., failed: _Optional[int] = ..., in_progress: _Optional[int] = ..., latest_completed_id: _Optional[int] = ..., latest_completed_path: _Optional[str] = ..., restored_id: _Optional[int] = ...) -> None: ...
+    restored_path: str
+    def __init__(self, completed: _Optional[int] = ..., failed: _Optional[int] = ..., in_progress: _Optional[int] = ..., latest_completed_id: _Optional[int] = ..., latest_completed_path: _Optional[str] = ..., restored_id: _Optional[int] = ..., restored_path: _Optional[str] = ...) -> None: ...
 
 class CheckpointInfo(_message.Message):
     __slots__ = ("id", "status", "is_savepoint", "trigger_time", "duration_ms", "size_bytes", "path", "failure_reason")

@@ -106,7 +106,8 @@ def _header(job: pb.JobDetails, now: float) -> str:
                          f"{counts.in_progress} in progress")),
         ("Latest checkpoint", f"{counts.latest_completed_id} {counts.latest_completed_path}"
                               if counts.latest_completed_id else _NONE),
-        ("Restored from", f"checkpoint {counts.restored_id}" if counts.restored_id else _NONE),
+        ("Restored from", f"{counts.restored_id} {counts.restored_path}".rstrip()
+                          if counts.restored_id else _NONE),
     ]
     width = max(len(label) for label, _ in fields) + 1
     return "\n".join(f"{label + ':':<{width}} {value}" for label, value in fields)

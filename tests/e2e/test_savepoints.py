@@ -172,7 +172,7 @@ def test_stop_with_savepoint_and_resume_commit_every_count_exactly_once(jobs) ->
     assert resumed.stdout.splitlines()[-1].startswith(f"Job {new_id} finished in ")
     assert collections.Counter(committed_lines(jobs.output)) == counting_oracle()
     status = jobs.status(new_id)
-    assert status.fields["Restored from"].startswith("checkpoint ")
+    assert status.fields["Restored from"].endswith(f" {stopped_at}")  # the savepoint
     assert 0 < source_records_out(status) < RECORDS  # it went on from the savepoint
 
 

@@ -82,14 +82,15 @@ def test_status_shows_restarts_and_checkpoints() -> None:
         checkpoints=pb.CheckpointCounts(completed=5, failed=1, in_progress=1,
                                         latest_completed_id=6,
                                         latest_completed_path="file:///c/j1/chk-6",
-                                        restored_id=4))
+                                        restored_id=4,
+                                        restored_path="file:///s/savepoint-j1-ab"))
     header = job_details_text(job, now=0).split("\n\n")[0].splitlines()
     assert header[6:] == [
         "Restarts:           2",
         "Last restart cause: ValueError: unlucky record 13",
         "Checkpoints:        5 completed, 1 failed, 1 in progress",
         "Latest checkpoint:  6 file:///c/j1/chk-6",
-        "Restored from:      checkpoint 4",
+        "Restored from:      4 file:///s/savepoint-j1-ab",
     ]
     fresh = job_details_text(pb.JobDetails(job_id="j2", state=pb.RUNNING), now=0)
     assert "Last restart cause: -" in fresh and "Latest checkpoint:  -" in fresh
