@@ -48,10 +48,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def checkpoint_summary(client: JobManagerClient, runs: list[Run]) -> str:
-    completed = [c for run in runs for c in client.list_checkpoints(run.job_id)
-                 if c.status == pb.COMPLETED]
-    failed = sum(c.status == pb.CHECKPOINT_FAILED for run in runs
-                 for c in client.list_checkpoints(run.job_id))
+    history = [c for run in runs for c in client.list_checkpoints(run.job_id)]
+    completed = [c for c in history if c.status == pb.COMPLETED]
+    failed = sum(c.status == pb.CHECKPOINT_FAILED for c in history)
     if not completed:
         return "no checkpoints completed"
     durations = [c.duration_ms for c in completed]

@@ -24,7 +24,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from weir.checkpoint import CheckpointMetadata, CheckpointSettings, StateHandle
@@ -55,7 +54,7 @@ class CheckpointGateway(Protocol):
     """How the coordinator reaches the tasks (Ray calls, made by the JobMaster)."""
 
     async def trigger(self, tasks: list[TaskKey], checkpoint_id: int, timestamp_ms: int,
-                      target_uri: str, is_savepoint: bool) -> None: ...
+                      target_uri: str) -> None: ...
 
     async def notify_complete(self, checkpoint_id: int, final: bool) -> None: ...
 
@@ -72,12 +71,6 @@ class CompletedCheckpointStore(Protocol):
     async def retain(self, num_retained: int) -> None: ...
 
     async def discard(self, target_uri: str) -> None: ...
-
-
-@dataclass
-class _Outcome:
-    info: pb.CheckpointInfo
-    metadata: CheckpointMetadata | None = None
 
 
 class CheckpointCoordinator:
@@ -207,8 +200,7 @@ class CheckpointCoordinator:
     async def _send_trigger(self, pending: PendingCheckpoint, targets: list[TaskKey]) -> None:
         try:
             await self._gateway.trigger(targets, pending.checkpoint_id,
-                                        int(pending.trigger_time * 1000), pending.target_uri,
-                                        pending.is_savepoint)
+                                        int(pending.trigger_time * 1000), pending.target_uri)
         except Exception as error:  # noqa: BLE001 - a lost TaskManager fails the attempt anyway
             self._abort(pending.checkpoint_id, f"trigger failed: {error}")
 

@@ -35,21 +35,14 @@ class JobCheckpointStore:
         return self.location.checkpoint_uri(checkpoint_id)
 
     async def write_metadata(self, target_uri: str, metadata: CheckpointMetadata) -> None:
-        directory = CheckpointDirectory.open(target_uri, self._configuration)
-        try:
-            await directory.complete(metadata)
-        finally:
-            await directory.close()
+        """``_metadata`` of a checkpoint of this job or of a savepoint anywhere."""
+        await CheckpointDirectory.open(target_uri, self._configuration).complete(metadata)
 
     async def retain(self, num_retained: int) -> None:
         await self.location.retain(num_retained)
 
     async def discard(self, target_uri: str) -> None:
-        directory = CheckpointDirectory.open(target_uri, self._configuration)
-        try:
-            await directory.discard()
-        finally:
-            await directory.close()
+        await CheckpointDirectory.open(target_uri, self._configuration).discard()
 
     async def latest_completed(self) -> tuple[CheckpointMetadata, str] | None:
         """The newest complete checkpoint whose files are all intact (checksums read)."""

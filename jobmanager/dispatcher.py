@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from weir.checkpoint import checkpoint_settings, load_savepoint
+from weir.checkpoint import checkpoint_settings, join_uri, load_savepoint, savepoint_dir_name
 from weir.common.configuration import ConfigError
 from weir.graph.deployment import TaskManagerInfo
 from weir.jobmanager.checkpoint_store import JobCheckpointStore
@@ -168,8 +168,7 @@ class Dispatcher:
         if not target:
             raise JobSubmissionError("no savepoint directory: give one, or set "
                                      "state.savepoints.dir")
-        directory = f"{target.rstrip('/')}/savepoint-{job_id[:6]}-{uuid.uuid4().hex[:12]}"
-        return await master.trigger_savepoint(directory, stop)
+        return await master.trigger_savepoint(join_uri(target, savepoint_dir_name(job_id)), stop)
 
     # ---------------------------------------------------------------- reports
 

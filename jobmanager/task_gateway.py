@@ -25,7 +25,7 @@ class RayTaskGateway:
                 if tm in self._handles]
 
     async def trigger(self, tasks: list[TaskKey], checkpoint_id: int, timestamp_ms: int,
-                      target_uri: str, is_savepoint: bool) -> None:
+                      target_uri: str) -> None:
         by_taskmanager: dict[str, list[TaskKey]] = {}
         for task in tasks:
             tm = self.assignment.get(task)

@@ -30,6 +30,7 @@ from typing import Any
 
 import cloudpickle
 
+from weir.checkpoint import CheckpointingMode, checkpoint_settings
 from weir.datastream.connectors.base import SourceReader
 from weir.graph.deployment import ChannelKey, TaskDeployment
 from weir.graph.operators import OperatorSpec, SourceSpec
@@ -58,8 +59,6 @@ __all__ = ["StreamTask", "wall_clock_ms"]
 BUFFER_TIMEOUT = "execution.buffer-timeout"
 BUFFER_RECORDS = "taskmanager.network.buffer-records"
 SOURCE_BATCH = "source.batch-records"
-CHECKPOINT_INTERVAL = "execution.checkpointing.interval"
-CHECKPOINT_MODE = "execution.checkpointing.mode"
 
 
 def wall_clock_ms() -> int:
@@ -97,10 +96,10 @@ class StreamTask:
         self._sink_records = 0
         self.records_in = 0
         self.state = pb.TASK_DEPLOYING
-        self._checkpointing = bool(config.get(CHECKPOINT_INTERVAL))
-        self._exactly_once = config.get(CHECKPOINT_MODE, "EXACTLY_ONCE").upper() != "AT_LEAST_ONCE"
+        settings = checkpoint_settings(config)  # as the JobManager read them
+        self._checkpointing = settings.enabled
         self._checkpointer = SubtaskCheckpointer(deployment, gateway)
-        self._barriers = BarrierHandler(0, self._exactly_once)
+        self._barriers = BarrierHandler(0, settings.mode is CheckpointingMode.EXACTLY_ONCE)
         self._control: deque[tuple[Any, ...]] = deque()
         self._input_ended = False
         self._final_checkpoint_done = False
@@ -220,7 +219,8 @@ class StreamTask:
         assert reader is not None
         batch_size = self._source_batch
         while True:
-            await self._process_control()
+            if self._control:
+                await self._process_control()
             await self._fire_due_timers()
             batch = await reader.poll_batch(batch_size)
             if batch is None:
@@ -235,7 +235,8 @@ class StreamTask:
         assert gate is not None
         chain = self._chain
         while not gate.finished:
-            await self._process_control()
+            if self._control:
+                await self._process_control()
             await self._fire_due_timers()
             polled = gate.poll()
             if polled is None:
@@ -302,7 +303,7 @@ class StreamTask:
                 await self._take_directly(message[1])
             elif message[0] == "complete":
                 await self._chain.notify_checkpoint_complete(message[1])
-                self._final_checkpoint_done = self._input_ended and message[2]
+                self._final_checkpoint_done |= self._input_ended and message[2]
             else:
                 self._chain.notify_checkpoint_aborted(message[1])
                 outcome = self._barriers.abort(message[1])

@@ -50,10 +50,6 @@ class TimerQueue:
             if not bucket:
                 del self._buckets[timestamp]
 
-    def contains(self, key: Any, timestamp: int) -> bool:
-        bucket = self._buckets.get(timestamp)
-        return bucket is not None and key in bucket
-
     def snapshot(self) -> list[tuple[Any, int]]:
         """Every registered (key, timestamp) in firing order, for a checkpoint."""
         return [(key, timestamp) for timestamp in sorted(self._buckets)

@@ -7,6 +7,7 @@ from weir.checkpoint.location import (
     CheckpointLocation,
     checkpoint_dir_name,
     load_savepoint,
+    savepoint_dir_name,
     savepoint_directory,
     state_file_name,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "join_uri",
     "load_savepoint",
     "parse_storage_uri",
+    "savepoint_dir_name",
     "savepoint_directory",
     "state_file_name",
     "storage_for",

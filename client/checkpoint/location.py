@@ -35,6 +35,7 @@ __all__ = [
     "CheckpointLocation",
     "checkpoint_dir_name",
     "load_savepoint",
+    "savepoint_dir_name",
     "savepoint_directory",
     "state_file_name",
 ]
@@ -46,6 +47,11 @@ _CHK = re.compile(r"chk-(\d+)")
 
 def checkpoint_dir_name(checkpoint_id: int) -> str:
     return f"chk-{checkpoint_id}"
+
+
+def savepoint_dir_name(job_id: str) -> str:
+    """A new savepoint's directory name, ``savepoint-<job_id[:6]>-<random>``."""
+    return f"savepoint-{job_id[:6]}-{uuid.uuid4().hex[:12]}"
 
 
 def state_file_name(vertex_id: str, subtask: int) -> str:
@@ -233,8 +239,8 @@ class CheckpointLocation:
 def savepoint_directory(target_dir: str, job_id: str,
                         configuration: Mapping[str, str] | None = None) -> CheckpointDirectory:
     """A new savepoint directory ``<target_dir>/savepoint-<job_id[:6]>-<random>``."""
-    name = f"savepoint-{job_id[:6]}-{uuid.uuid4().hex[:12]}"
-    return CheckpointDirectory.open(join_uri(target_dir, name), configuration)
+    return CheckpointDirectory.open(join_uri(target_dir, savepoint_dir_name(job_id)),
+                                    configuration)
 
 
 async def load_savepoint(uri: str, configuration: Mapping[str, str] | None = None,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping
@@ -123,6 +124,13 @@ class _Client:
                        **config)
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_client(bucket: str, options: S3Options) -> _Client:
+    """One client per bucket and options in a process: every checkpoint has its own
+    directory, and a storage per directory must not mean a connection pool per checkpoint."""
+    return _Client(bucket, options)
+
+
 class S3CheckpointStorage(CheckpointStorage):
     """Objects below ``s3://bucket/prefix``. Every PUT is atomic, so ``write`` and
     ``write_atomic`` are the same; "directories" are key prefixes."""
@@ -134,8 +142,8 @@ class S3CheckpointStorage(CheckpointStorage):
 
     @staticmethod
     def create(uri: StorageUri, configuration: Mapping[str, str]) -> S3CheckpointStorage:
-        return S3CheckpointStorage(_Client(uri.bucket, S3Options.from_configuration(configuration)),
-                                   uri.path)
+        return S3CheckpointStorage(
+            _shared_client(uri.bucket, S3Options.from_configuration(configuration)), uri.path)
 
     def _key(self, path: str) -> str:
         relative = relative_path(path)

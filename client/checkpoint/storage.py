@@ -209,4 +209,6 @@ class CheckpointStorage(ABC):
         """A storage rooted at ``prefix`` below this root, sharing this one's client."""
 
     async def close(self) -> None:
-        """Release the client; the storage must not be used afterwards."""
+        """Release what this storage holds of its own; the storage must not be used
+        afterwards. The built-in storages hold nothing: S3 clients are shared per process
+        (by bucket and options) and live as long as it."""

@@ -34,10 +34,6 @@ class BarrierHandler:
     _received: set[int] = field(default_factory=set)
     latest_checkpoint_id: int = 0
 
-    @property
-    def aligning(self) -> bool:
-        return self._current is not None
-
     def on_barrier(self, channel: int, barrier: CheckpointBarrier) -> BarrierOutcome:
         if barrier.checkpoint_id <= self.latest_checkpoint_id:
             return BarrierOutcome()  # a checkpoint already taken or given up

@@ -19,11 +19,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from weir.checkpoint import state_file_name
+from weir.checkpoint import CheckpointDirectory, StateHandle
 from weir.datastream.connectors.base import SourceReader
 from weir.graph.deployment import TaskDeployment
 from weir.proto import jobmanager_pb2 as pb
-from weir.taskmanager.checkpointing.state_files import StateFiles
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id
 from weir.taskmanager.network.events import CheckpointBarrier
 from weir.taskmanager.network.record_writer import RecordWriter
@@ -46,7 +45,6 @@ class SubtaskCheckpointer:
     def __init__(self, deployment: TaskDeployment, gateway: JobManagerGateway) -> None:
         self._deployment = deployment
         self._gateway = gateway
-        self._files = StateFiles(deployment.configuration)
         self._uploads: set[asyncio.Task[None]] = set()
 
     async def restore(self) -> RestoredState:
@@ -57,7 +55,9 @@ class SubtaskCheckpointer:
         mine = set(d.operator_ids)
         restored = RestoredState()
         for file in d.restore.files:
-            state = pickle.loads(await self._files.read(file))
+            directory = CheckpointDirectory.open(file.directory, d.configuration)
+            state = pickle.loads(await directory.read_task_state(
+                StateHandle(file.path, file.size, file.sha256)))
             restored.operators.update(
                 {op: s for op, s in state["operators"].items() if op in mine})
             source = state.get("source")
@@ -97,8 +97,8 @@ class SubtaskCheckpointer:
                                        operators_with_state=operators_with_state)
         try:
             if data is not None:
-                handle = await self._files.write(
-                    barrier.target_uri, state_file_name(d.vertex_id, d.subtask_index), data)
+                directory = CheckpointDirectory.open(barrier.target_uri, d.configuration)
+                handle = await directory.save_task_state(d.vertex_id, d.subtask_index, data)
                 ack.state.CopyFrom(pb.StateHandle(path=handle.path, size=handle.size,
                                                   sha256=handle.sha256))
         except Exception as error:  # noqa: BLE001 - a failed upload declines the checkpoint
@@ -120,4 +120,3 @@ class SubtaskCheckpointer:
         for upload in list(self._uploads):
             upload.cancel()
         await asyncio.gather(*self._uploads, return_exceptions=True)
-        await self._files.close()

@@ -152,10 +152,14 @@ class RecordWriter:
         buckets: list[list[Any]] = [[] for _ in self._channels]
         for channel, record in zip(channels, records):
             buckets[channel].append(record)
+        stamps: list[list[Any]] | None = None
+        if timestamps is not None:
+            stamps = [[] for _ in self._channels]
+            for channel, timestamp in zip(channels, timestamps):
+                stamps[channel].append(timestamp)
         for channel, bucket in enumerate(buckets):
             if bucket:
-                self._append(channel, bucket, None if timestamps is None else
-                             [t for c, t in zip(channels, timestamps) if c == channel])
+                self._append(channel, bucket, None if stamps is None else stamps[channel])
 
     def _append(self, channel: int, records: list[Any], timestamps: list[Any] | None) -> None:
         pending = self._pending[channel]

@@ -11,12 +11,12 @@ final one (end of input) passes.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
 from weir.common.constants import MIN_LONG_VALUE
+from weir.common.time import parse_duration_ms
 from weir.common.watermark_strategy import TimestampAssigner, WatermarkStrategy
 from weir.graph.operators import OperatorSpec, SourceSpec, TimestampsAndWatermarksSpec
 from weir.taskmanager.operators.base import OperatorContext, StreamOperator
@@ -27,19 +27,18 @@ __all__ = ["AUTO_WATERMARK_INTERVAL", "BoundedOutOfOrdernessWatermarks", "Idlene
 
 AUTO_WATERMARK_INTERVAL = "pipeline.auto-watermark-interval"
 DEFAULT_AUTO_WATERMARK_INTERVAL_MS = 200
-_UNITS_MS = {"ms": 1, "milli": 1, "millis": 1, "s": 1000, "sec": 1000, "second": 1000,
-             "seconds": 1000, "min": 60_000, "minute": 60_000, "minutes": 60_000}
 
 
 def parse_interval_ms(value: str | None, default_ms: int) -> int:
-    """``"200"``, ``"200 ms"``, ``"1 s"`` or ``"1 min"`` in milliseconds."""
+    """``pipeline.auto-watermark-interval`` in milliseconds, in Flink's duration syntax
+    (``"200"``, ``"200 ms"``, ``"1 s"``); ``default_ms`` when unset.
+
+    Raises:
+        ConfigError: naming the key, for a value that is not a duration.
+    """
     if value is None or not str(value).strip():
         return default_ms
-    match = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", str(value).lower())
-    if match is None or (match.group(2) and match.group(2) not in _UNITS_MS):
-        raise ValueError(f"'{AUTO_WATERMARK_INTERVAL}' must be a duration such as '200 ms', "
-                         f"got {value!r}")
-    return int(match.group(1)) * _UNITS_MS.get(match.group(2) or "ms", 1)
+    return parse_duration_ms(value, AUTO_WATERMARK_INTERVAL)
 
 
 class BoundedOutOfOrdernessWatermarks:

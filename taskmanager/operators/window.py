@@ -79,10 +79,13 @@ class WindowOperator(KeyedOperator):
         self.evaluation = spec.evaluation
         self.is_event_time = self.assigner.is_event_time()
         self.merging = isinstance(self.assigner, MergingWindowAssigner)
-        self.num_late_records_dropped = 0
         self._kind = state_kind(spec.contents)
         self._fast = (self.is_event_time and not self.merging
                       and type(self.trigger) is EventTimeTrigger)
+
+    @property
+    def num_late_records_dropped(self) -> int:
+        return self.context.metrics.get(LATE_RECORDS_DROPPED, 0)
 
     def open(self, context: OperatorContext) -> None:
         super().open(context)
@@ -245,7 +248,6 @@ class WindowOperator(KeyedOperator):
             output.timestamp = timestamp
             output.side(self.late_tag, value)
         else:
-            self.num_late_records_dropped += 1
             metrics = self.context.metrics
             metrics[LATE_RECORDS_DROPPED] = metrics.get(LATE_RECORDS_DROPPED, 0) + 1
 
@@ -386,7 +388,7 @@ def _contents_reader(kind: str, descriptor: Any) -> Callable[[Any], Any]:
     if kind == "reducing":
         return _identity
     return list
-    
+
 
 def _identity(value: Any) -> Any:
     return value

@@ -83,6 +83,15 @@ class _HeapState:
         self._table = table
         self._access = access
         self._namespaced = namespaced
+        if not namespaced:  # the per-record path of keyed functions skips the namespace
+            self._get = self._get_plain  # type: ignore[method-assign]
+            self._put = self._put_plain  # type: ignore[method-assign]
+
+    def _get_plain(self) -> Any:
+        return self._access.read(self._table, self._backend.current_key)
+
+    def _put_plain(self, value: Any) -> None:
+        self._access.write(self._table, self._backend.current_key, value)
 
     def _scope(self, create: bool, namespace: Any = _MISSING) -> dict[Any, Any] | None:
         """The dict holding the current key's entry: the table itself, or for namespaced

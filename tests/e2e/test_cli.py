@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +16,7 @@ from tests.e2e.cli import (
     weir,
 )
 from tests.fixtures.cluster import RunningJobManager
+from tests.fixtures.s3 import free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -45,12 +45,6 @@ def parse_sum_line(line: str) -> tuple[str, int, int]:
 
 def assert_no_traceback(text: str) -> None:
     assert "Traceback" not in text, text
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ------------------------------------------------------------------ running jobs

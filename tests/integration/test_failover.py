@@ -49,6 +49,12 @@ def test_killed_taskmanagers_lose_nothing(cluster: RunningJobManager, ray_driver
         # Every count is there; records replayed after a restore may be counted again
         # (a key's counts then go past its number of records), as at-least-once allows.
         assert set(expected) <= set(got)
+        counts: dict[str, set[int]] = collections.defaultdict(set)
+        for line in got:
+            key, _, count = line.partition(",")
+            counts[key].add(int(count))
+        assert counts.keys() == {str(k) for k in range(job.keys)}  # no other keys
+        assert all(seen == set(range(1, max(seen) + 1)) for seen in counts.values())
 
 
 # ------------------------------------------------------------ windows and timers resume

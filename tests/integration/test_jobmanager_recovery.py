@@ -4,13 +4,13 @@ store (``high-availability.storageDir``) and their latest checkpoints."""
 from __future__ import annotations
 
 import collections
-import socket
 import time
 
 import pytest
 
 from tests.fixtures.cluster import start_jobmanager, stop_jobmanager
 from tests.fixtures.counting_job import committed_file_lines
+from tests.fixtures.s3 import free_port
 from weir.common import WatermarkStrategy
 from weir.common.serialization import Encoder
 from weir.datastream import StreamExecutionEnvironment
@@ -22,12 +22,6 @@ from weir.rpc.errors import JobManagerUnavailableError
 
 KEYS = 20
 RECORDS = 16_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(client: JobManagerClient, job_id: str, done, timeout_s: float = 120):

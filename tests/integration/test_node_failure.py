@@ -52,6 +52,14 @@ def jobmanager_on_nodes(nodes: RayNodes, tmp_path: Path,
     stop_jobmanager(running)
 
 
+def node_of_live(nodes: RayNodes, actor: str) -> str | None:
+    """The node of the live actor ``actor``, or None while there is none."""
+    try:
+        return nodes.node_of(actor)
+    except RuntimeError:
+        return None
+
+
 def test_a_removed_node_restarts_the_job_on_the_remaining_nodes(
         nodes: RayNodes, jobmanager_on_nodes: RunningJobManager, tmp_path: Path) -> None:
     job = CountingJob()
@@ -70,7 +78,11 @@ def test_a_removed_node_restarts_the_job_on_the_remaining_nodes(
         client_job.get_job_execution_result().result(timeout=180)
         details = client.get_job(job_id)
     hosts = {s.taskmanager for v in restarted.vertices for s in v.subtasks}
-    assert victims[0] not in hosts  # its replacement runs on the spare node
+    assert victims[0] not in hosts
+    # taskmanager-0 and -1 were started with the JobManager; the replacement for the lost
+    # one is taskmanager-2 (names are never reused), and only the spare node has room for it.
+    spare = wait_for(lambda: node_of_live(nodes, "taskmanager-2"), 60, "the replacement")
+    assert spare in nodes.worker_node_ids and spare != node
     assert restarted.checkpoints.restored_id >= 2
     assert details.state == pb.FINISHED
     assert committed_file_lines(output) == job.expected()

@@ -56,7 +56,7 @@ class RecordingGateway:
     completed: list[tuple[int, bool]] = field(default_factory=list)
     aborted: list[int] = field(default_factory=list)
 
-    async def trigger(self, tasks, checkpoint_id, timestamp_ms, target_uri, is_savepoint):
+    async def trigger(self, tasks, checkpoint_id, timestamp_ms, target_uri):
         self.triggers.append((checkpoint_id, sorted(tasks)))
 
     async def notify_complete(self, checkpoint_id: int, final: bool) -> None:

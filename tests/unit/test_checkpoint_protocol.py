@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 from weir.checkpoint import CheckpointMetadata, StateHandle
+from weir.graph.deployment import TaskDeployment
 from weir.jobmanager.pending_checkpoint import AckResult, PendingCheckpoint, next_trigger_delay
 from weir.jobmanager.state_assignment import StateAssignmentError, assign_restored_state
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler
 from weir.taskmanager.network.events import CheckpointBarrier
+from weir.taskmanager.task import StreamTask
 
 
 def barrier(n: int) -> CheckpointBarrier:
@@ -136,3 +138,17 @@ def test_an_operator_without_state_starts_empty_and_parallelism_must_match():
     assert ("w", 0) not in assign_restored_state(job, metadata(old=["events"]), "file:///sp")
     with pytest.raises(StateAssignmentError, match="parallelism 2 .* has 4"):
         assign_restored_state(graph(("v", 4, ["events"])), metadata(old=["events"]), "x")
+
+
+@pytest.mark.parametrize(("mode", "aligned"), [
+    (None, True), ("EXACTLY_ONCE", True), ("at-least-once", False), ("AT_LEAST_ONCE", False)])
+def test_tasks_read_the_checkpointing_mode_as_the_jobmanager_does(mode, aligned):
+    configuration = {"execution.checkpointing.interval": "1 s"}
+    if mode is not None:
+        configuration["execution.checkpointing.mode"] = mode
+    deployment = TaskDeployment(job_id="j", attempt=0, vertex_id="v", vertex_name="v",
+                                subtask_index=0, parallelism=1, max_parallelism=128,
+                                operator_chain=b"", is_source=False, inputs=(), outputs=(),
+                                configuration=configuration)
+    task = StreamTask(deployment, network=None, gateway=None, local_taskmanager="tm")
+    assert task._barriers.exactly_once is aligned
