@@ -34,7 +34,7 @@ proto: $(VENV)/.installed-test
 	$(BIN)/python scripts/gen_proto.py
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check client jobmanager taskmanager tests benchmarks examples scripts
+	$(BIN)/ruff check client core connectors jobmanager taskmanager tests benchmarks examples scripts
 	$(BIN)/python scripts/installed_checks.py
 
 clean:

@@ -22,8 +22,8 @@ from importlib.metadata import entry_points
 from typing import Protocol
 
 from weir.checkpoint.settings import checkpoint_storage_dir
-from weir.common.configuration import Configuration
 from weir.common.job_client import JobClient
+from weir.config import Configuration
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
 from weir.rpc.errors import WeirError

@@ -10,7 +10,7 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from weir.checkpoint import checkpoint_settings, join_uri, load_savepoint, savepoint_dir_name
-from weir.common.configuration import ConfigError
+from weir.config import ConfigError
 from weir.graph.deployment import TaskManagerInfo
 from weir.jobmanager.checkpoint_store import JobCheckpointStore
 from weir.jobmanager.job_master import JobMaster, RestorePoint

@@ -15,8 +15,8 @@ import threading
 
 import ray
 
-from weir.common.configuration import Configuration
 from weir.common.job_client import JobClient
+from weir.config import Configuration
 from weir.executors import submit_job
 from weir.jobmanager.resource_manager import RAY_NAMESPACE
 from weir.jobmanager.runner import JobManager, JobManagerConfig

@@ -38,7 +38,7 @@ def installed_layout(target: Path) -> Path:
 def lint_imports(layout: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run lint-imports with pyproject's contracts on the package copy at ``layout``."""
     env = dict(os.environ, PYTHONPATH=str(layout))
-    return subprocess.run([str(LINT_IMPORTS), "--config", str(PYPROJECT), "--no-cache"],
+    return subprocess.run([str(LINT_IMPORTS), str(PYPROJECT), "--no-cache"],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
 

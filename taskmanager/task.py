@@ -31,7 +31,7 @@ from typing import Any
 import cloudpickle
 
 from weir.checkpoint import CheckpointingMode, checkpoint_settings
-from weir.datastream.connectors.base import SourceReader
+from weir.connector import SourceReader
 from weir.graph.deployment import ChannelKey, TaskDeployment
 from weir.graph.operators import OperatorSpec, SourceSpec
 from weir.proto import jobmanager_pb2 as pb

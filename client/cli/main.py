@@ -17,7 +17,7 @@ from typing import IO
 from weir import __version__
 from weir.cli import jobs, savepoints
 from weir.cli.run import RunOptions, run_program
-from weir.common.configuration import ConfigError
+from weir.config import ConfigError
 from weir.executors import JOBMANAGER_ENV, TOKEN_ENV, SavepointRestoreSettings
 from weir.graph.generator import InvalidJobError
 from weir.rpc.client import DEFAULT_JOBMANAGER_ADDRESS, JobManagerClient

@@ -17,11 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-# weir.datastream must be imported before weir.graph: importing weir.graph.operators
-# first fails on the cycle weir.graph.operators -> weir.datastream -> weir.graph.operators.
-import weir.datastream  # noqa: F401
-from weir.common.configuration import ConfigError
 from weir.common.job_client import JobExecutionException
+from weir.config import ConfigError
 from weir.executors import SavepointRestoreSettings, SubmissionContext, submission_context
 from weir.graph.generator import InvalidJobError
 from weir.proto import jobmanager_pb2 as pb

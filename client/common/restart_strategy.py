@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from weir.common.configuration import ConfigError, Configuration
-from weir.common.time import parse_duration_ms
+from weir.config import ConfigError, Configuration, parse_duration_ms
 
 __all__ = [
     "RESTART_STRATEGY_TYPE",

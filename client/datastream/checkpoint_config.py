@@ -22,7 +22,7 @@ from weir.checkpoint.settings import (
     checkpoint_settings,
     checkpoint_storage_dir,
 )
-from weir.common.configuration import Configuration
+from weir.config import Configuration
 
 __all__ = ["CheckpointConfig", "CheckpointingMode"]
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from weir.common.typeinfo import TypeInformation
 from weir.common.watermark_strategy import WatermarkStrategy
+from weir.connector import Sink
 from weir.datastream import _aggregations
-from weir.datastream.connectors.base import Sink
 from weir.datastream.functions import (
     Function,
     KeyedProcessFunction,

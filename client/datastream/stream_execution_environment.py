@@ -6,7 +6,6 @@ import pickle
 from collections.abc import Iterable
 from typing import Any
 
-from weir.common.configuration import Configuration
 from weir.common.job_client import CloseableIterator, JobClient, JobExecutionResult
 from weir.common.restart_strategy import (
     RestartStrategyConfiguration,
@@ -15,8 +14,9 @@ from weir.common.restart_strategy import (
 )
 from weir.common.typeinfo import TypeInformation
 from weir.common.watermark_strategy import WatermarkStrategy
+from weir.config import Configuration
+from weir.connector import Source, SourceReader
 from weir.datastream.checkpoint_config import CheckpointConfig, CheckpointingMode
-from weir.datastream.connectors.base import Source, SourceReader
 from weir.datastream.data_stream import DataStream
 from weir.executors import current_submission_context, executor_for
 from weir.graph.generator import build_job_graph, execution_plan

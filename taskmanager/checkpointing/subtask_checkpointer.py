@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from weir.checkpoint import CheckpointDirectory, StateHandle
-from weir.datastream.connectors.base import SourceReader
+from weir.connector import SourceReader
 from weir.graph.deployment import TaskDeployment
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id

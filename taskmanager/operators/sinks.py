@@ -8,7 +8,7 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
-from weir.datastream.connectors.base import (
+from weir.connector import (
     Committer,
     SinkWriter,
     TwoPhaseCommittingSink,

@@ -16,8 +16,8 @@ from itertools import repeat
 from typing import Any
 
 from weir.common.constants import MIN_LONG_VALUE
-from weir.common.time import parse_duration_ms
 from weir.common.watermark_strategy import TimestampAssigner, WatermarkStrategy
+from weir.config import parse_duration_ms
 from weir.graph.operators import OperatorSpec, SourceSpec, TimestampsAndWatermarksSpec
 from weir.taskmanager.operators.base import OperatorContext, StreamOperator
 from weir.taskmanager.records import TimestampedBatch

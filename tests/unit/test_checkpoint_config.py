@@ -8,7 +8,7 @@ import pytest
 
 from weir.checkpoint import CheckpointSettings, checkpoint_settings
 from weir.common import ConfigError, Configuration
-from weir.common.time import parse_duration_ms
+from weir.config import parse_duration_ms
 from weir.datastream import CheckpointingMode, StreamExecutionEnvironment
 
 

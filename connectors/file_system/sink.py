@@ -9,7 +9,7 @@ from typing import Any
 
 from weir.checkpoint import CheckpointStorageError, parse_storage_uri, storage_for
 from weir.common.serialization import Encoder
-from weir.datastream.connectors.base import TwoPhaseCommittingSink
+from weir.connector import TwoPhaseCommittingSink
 from weir.datastream.connectors.file_system._committer import FileCommitter
 from weir.datastream.connectors.file_system._parts import FileWriterState
 from weir.datastream.connectors.file_system._writer import FileSinkWriter

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from weir.common.typeinfo import TypeInformation
-from weir.datastream.connectors.base import Source, SourceReader
+from weir.connector import Source, SourceReader
 
 __all__ = ["DataGeneratorSource", "GeneratorFunction", "RateLimiterStrategy"]
 

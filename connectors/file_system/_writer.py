@@ -23,7 +23,7 @@ from typing import Any
 
 from weir.checkpoint import CheckpointStorage
 from weir.common.serialization import Encoder
-from weir.datastream.connectors.base import TwoPhaseCommittingSinkWriter
+from weir.connector import TwoPhaseCommittingSinkWriter
 from weir.datastream.connectors.file_system._parts import (
     FileCommittable,
     FileWriterState,

@@ -1,9 +1,5 @@
-"""The connector contract: sources hand out readers, sinks hand out writers.
-
-A ``SourceReader`` belongs to one source subtask and is driven by that
-subtask's mailbox loop: ``poll_batch`` is awaited between the other work of
-the task, so it must return promptly (an empty list when nothing is ready).
-"""
+"""The sink contract: a sink hands out one writer per subtask; a two-phase-committing sink
+also a committer that makes pre-committed output visible when a checkpoint completes."""
 
 from __future__ import annotations
 
@@ -11,45 +7,10 @@ import abc
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Committer", "Sink", "SinkWriter", "Source", "SourceReader",
-           "TwoPhaseCommittingSink", "TwoPhaseCommittingSinkWriter"]
+__all__ = ["Committer", "Sink", "SinkWriter", "TwoPhaseCommittingSink",
+           "TwoPhaseCommittingSinkWriter"]
 
 T = TypeVar("T")
-
-
-class SourceReader(abc.ABC, Generic[T]):
-    """Reads one subtask's share of a source."""
-
-    @abc.abstractmethod
-    async def poll_batch(self, max_records: int) -> list[T] | None:
-        """Up to ``max_records`` records; ``[]`` when none are ready yet; None at the end."""
-
-    def snapshot_position(self) -> Any:
-        """The position to resume from (operator state of the source)."""
-        return None
-
-    def restore_position(self, position: Any) -> None:
-        """Resume from what ``snapshot_position`` returned in a checkpoint."""
-        raise NotImplementedError(
-            f"{type(self).__name__} cannot resume from a checkpoint: implement "
-            "snapshot_position() and restore_position()")
-
-    def close(self) -> None:
-        """Release resources."""
-
-
-class Source(abc.ABC, Generic[T]):
-    """A bounded or unbounded source, split over the source's subtasks."""
-
-    @abc.abstractmethod
-    def is_bounded(self) -> bool: ...
-
-    @abc.abstractmethod
-    def create_reader(self, subtask_index: int, parallelism: int) -> SourceReader[T]: ...
-
-    def max_parallelism(self) -> int | None:
-        """The most subtasks this source can use; None for no limit."""
-        return None
 
 
 class SinkWriter(abc.ABC, Generic[T]):

@@ -7,7 +7,7 @@ import logging
 from enum import Enum
 
 from weir.checkpoint import CheckpointStorage
-from weir.datastream.connectors.base import Committer
+from weir.connector import Committer
 from weir.datastream.connectors.file_system._parts import FileCommittable
 
 __all__ = ["CommitAction", "FileCommitter", "commit_action"]

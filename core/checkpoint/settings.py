@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from weir.checkpoint.storage import CheckpointStorageError, parse_storage_uri
-from weir.common.configuration import ConfigError, Configuration
-from weir.common.time import parse_duration_ms
+from weir.config import ConfigError, Configuration, parse_duration_ms
 
 __all__ = [
     "CHECKPOINTING_INTERVAL",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from weir.datastream.connectors.base import Source, SourceReader
+from weir.connector import Source, SourceReader
 
 __all__ = ["NumberSequenceSource"]
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from weir.common.watermark_strategy import WatermarkStrategy
-from weir.datastream.connectors.base import Sink, Source
+from weir.connector import Sink, Source
 
 __all__ = [
     "CollectSinkSpec",
@@ -44,7 +43,7 @@ class OperatorSpec:
 @dataclass
 class SourceSpec(OperatorSpec):
     source: Source
-    watermark_strategy: WatermarkStrategy
+    watermark_strategy: Any  # the user's weir.common.WatermarkStrategy, run by TaskManagers
 
 
 @dataclass
@@ -83,7 +82,7 @@ class KeyedReduceSpec(OperatorSpec):
 class TimestampsAndWatermarksSpec(OperatorSpec):
     """Assigns event timestamps and emits watermarks (``assign_timestamps_and_watermarks``)."""
 
-    watermark_strategy: WatermarkStrategy
+    watermark_strategy: Any  # the user's weir.common.WatermarkStrategy, run by TaskManagers
 
 
 @dataclass

@@ -1,0 +1,7 @@
+"""Configuration with Flink's option names, shared by the client, the JobManager and the
+TaskManagers; users reach ``Configuration`` as ``weir.common.Configuration``."""
+
+from weir.config.configuration import ConfigError, Configuration
+from weir.config.durations import parse_duration_ms
+
+__all__ = ["ConfigError", "Configuration", "parse_duration_ms"]

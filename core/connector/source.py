@@ -1,0 +1,50 @@
+"""The source contract: a source hands out one reader per subtask.
+
+A ``SourceReader`` belongs to one source subtask and is driven by that
+subtask's mailbox loop: ``poll_batch`` is awaited between the other work of
+the task, so it must return promptly (an empty list when nothing is ready).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Source", "SourceReader"]
+
+T = TypeVar("T")
+
+
+class SourceReader(abc.ABC, Generic[T]):
+    """Reads one subtask's share of a source."""
+
+    @abc.abstractmethod
+    async def poll_batch(self, max_records: int) -> list[T] | None:
+        """Up to ``max_records`` records; ``[]`` when none are ready yet; None at the end."""
+
+    def snapshot_position(self) -> Any:
+        """The position to resume from (operator state of the source)."""
+        return None
+
+    def restore_position(self, position: Any) -> None:
+        """Resume from what ``snapshot_position`` returned in a checkpoint."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot resume from a checkpoint: implement "
+            "snapshot_position() and restore_position()")
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class Source(abc.ABC, Generic[T]):
+    """A bounded or unbounded source, split over the source's subtasks."""
+
+    @abc.abstractmethod
+    def is_bounded(self) -> bool: ...
+
+    @abc.abstractmethod
+    def create_reader(self, subtask_index: int, parallelism: int) -> SourceReader[T]: ...
+
+    def max_parallelism(self) -> int | None:
+        """The most subtasks this source can use; None for no limit."""
+        return None
