@@ -12,8 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 
-import cloudpickle
-
+from weir.graph import user_code
 from weir.graph.operators import OperatorSpec, SourceSpec
 from weir.graph.transformations import ChainingStrategy, StreamInput, Transformation
 from weir.proto import jobmanager_pb2 as pb
@@ -82,7 +81,7 @@ def build_job_graph(transformations: Sequence[Transformation], job_name: str,
             vertex.inputs.add(
                 source_vertex_id=vertex_id_for(upstream_head),
                 partitioner=partitioner,
-                key_selector=(cloudpickle.dumps(edge.key_selector)
+                key_selector=(user_code.dumps(edge.key_selector)
                               if partitioner == pb.HASH else b""),
                 input_index=index,
             )
@@ -199,10 +198,10 @@ def _resolve_partitioner(edge: StreamInput, upstream_parallelism: int,
 def _pickle_chain(specs: list[OperatorSpec]) -> bytes:
     for spec in specs:
         try:
-            cloudpickle.dumps(spec)
+            user_code.dumps(spec)
         except Exception as error:
             raise InvalidJobError(
                 f"operator '{spec.name}' cannot be sent to the cluster: its function cannot be "
                 f"pickled ({type(error).__name__}: {error}). Functions must not capture locks, "
                 "sockets, open files or clients: create those in open()") from error
-    return cloudpickle.dumps(specs)
+    return user_code.dumps(specs)
