@@ -7,13 +7,15 @@ The life of checkpoint n, in order:
    checkpoint of a bounded job). Source subtasks get the trigger and inject
    barrier n; subtasks that already consumed all their input snapshot directly.
 2. acknowledge: every running subtask acknowledges with the handle of the
-   state it uploaded, or declines (the checkpoint is aborted).
-3. expire: a checkpoint not acknowledged within the timeout is aborted.
+   state it uploaded, or declines (the checkpoint is aborted, CHECKPOINT_DECLINED).
+3. expire: a checkpoint not acknowledged within the timeout is aborted
+   (CHECKPOINT_EXPIRED).
 4. complete: ``_metadata`` is written last (its presence marks the checkpoint
    complete), then every task is notified (two-phase-commit sinks commit),
    then checkpoints beyond ``state.checkpoints.num-retained`` are deleted.
 
-Consecutive failures beyond ``tolerable-failed-checkpoints`` fail the job.
+An aborted checkpoint carries a ``CheckpointFailureReason``; consecutive aborts whose
+reason counts as a failure, beyond ``tolerable-failed-checkpoints``, fail the job.
 Touched only on the JobManager's event loop; clock and scheduler are injected.
 """
 
@@ -27,27 +29,23 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from weir.checkpoint import CheckpointMetadata, CheckpointSettings, StateHandle
+from weir.jobmanager.clock import Cancellable, Scheduler
 from weir.jobmanager.pending_checkpoint import (
     AckResult,
+    CheckpointException,
+    CheckpointFailure,
+    CheckpointFailureReason,
+    CheckpointState,
     PendingCheckpoint,
     TaskKey,
     next_trigger_delay,
 )
 from weir.proto import jobmanager_pb2 as pb
 
-__all__ = ["CheckpointCoordinator", "CheckpointGateway", "CompletedCheckpointStore",
-           "Scheduler"]
+__all__ = ["CheckpointCoordinator", "CheckpointGateway", "CompletedCheckpointStore"]
 
 log = logging.getLogger(__name__)
 HISTORY = 32
-
-
-class Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
-class Scheduler(Protocol):
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable: ...
 
 
 class CheckpointGateway(Protocol):
@@ -133,14 +131,14 @@ class CheckpointCoordinator:
         self._last_trigger = self._clock()
         self._schedule_periodic()
 
-    def stop(self, reason: str) -> None:
-        """The attempt ends (failure, cancel, finish): abort what is pending."""
+    def stop(self, reason: CheckpointFailureReason) -> None:
+        """The attempt ends (failure, cancel, finish): abort what is pending for ``reason``."""
         self._running = False
         if self._periodic is not None:
             self._periodic.cancel()
             self._periodic = None
         for checkpoint_id in list(self.pending):
-            self._abort(checkpoint_id, reason, counts_as_failure=False)
+            self._abort(checkpoint_id, CheckpointFailure(reason))
 
     # ---------------------------------------------------------------- trigger
 
@@ -202,7 +200,8 @@ class CheckpointCoordinator:
             await self._gateway.trigger(targets, pending.checkpoint_id,
                                         int(pending.trigger_time * 1000), pending.target_uri)
         except Exception as error:  # noqa: BLE001 - a lost TaskManager fails the attempt anyway
-            self._abort(pending.checkpoint_id, f"trigger failed: {error}")
+            self._abort(pending.checkpoint_id, CheckpointFailure(
+                CheckpointFailureReason.TRIGGER_CHECKPOINT_FAILURE, str(error)))
 
     def _all_ended(self) -> bool:
         return bool(self._tasks) and self._ended >= self._tasks
@@ -230,12 +229,13 @@ class CheckpointCoordinator:
         return result
 
     def decline(self, task: TaskKey, checkpoint_id: int, reason: str) -> None:
-        if checkpoint_id in self.pending:
-            self._abort(checkpoint_id, f"declined by {task[0]}#{task[1]}: {reason}")
+        self._abort(checkpoint_id, CheckpointFailure(
+            CheckpointFailureReason.CHECKPOINT_DECLINED, f"{task[0]}#{task[1]}: {reason}"))
 
     def _expire(self, checkpoint_id: int) -> None:
-        if checkpoint_id in self.pending:
-            self._abort(checkpoint_id, f"expired after {self.settings.timeout_ms} ms")
+        self._abort(checkpoint_id, CheckpointFailure(
+            CheckpointFailureReason.CHECKPOINT_EXPIRED,
+            f"not completed within {self.settings.timeout_ms} ms"))
 
     async def _complete(self, pending: PendingCheckpoint) -> None:
         checkpoint_id = pending.checkpoint_id
@@ -243,11 +243,13 @@ class CheckpointCoordinator:
         try:
             await self._store.write_metadata(pending.target_uri, metadata)
         except Exception as error:  # noqa: BLE001 - storage failures fail this checkpoint only
-            self._abort(checkpoint_id, f"writing _metadata failed: {error}")
+            self._abort(checkpoint_id, CheckpointFailure(
+                CheckpointFailureReason.FINALIZE_CHECKPOINT_FAILURE, str(error)))
             return
-        if self.pending.pop(checkpoint_id, None) is None:
+        if pending.state is not CheckpointState.PENDING:
             return  # aborted while the metadata was being written
-        pending.discarded = True
+        del self.pending[checkpoint_id]
+        pending.complete()
         self._cancel_timer(checkpoint_id)
         self.consecutive_failures = 0
         self.completed_count += 1
@@ -298,29 +300,31 @@ class CheckpointCoordinator:
 
     # ------------------------------------------------------------------ abort
 
-    def _abort(self, checkpoint_id: int, reason: str, counts_as_failure: bool = True) -> None:
+    def _abort(self, checkpoint_id: int, failure: CheckpointFailure) -> None:
+        """Abort checkpoint ``checkpoint_id`` if it is still pending (it may have completed
+        or been aborted for another reason meanwhile)."""
         pending = self.pending.pop(checkpoint_id, None)
         if pending is None:
             return
-        pending.discarded = True
+        pending.abort(failure)
         self._cancel_timer(checkpoint_id)
         if pending.stop_job:
             self._stopping_with_savepoint = False  # the job keeps running, as in Flink
-        log.warning("job %s: checkpoint %d aborted: %s", self.job_id, checkpoint_id, reason)
+        log.warning("job %s: checkpoint %d aborted: %s", self.job_id, checkpoint_id, failure)
         self.failed_count += 1
-        self.history.append(self._info(pending, pb.CHECKPOINT_FAILED, None, reason))
+        self.history.append(self._info(pending, pb.CHECKPOINT_FAILED, None, str(failure)))
         future = self._futures.pop(checkpoint_id, None)
         if future is not None and not future.done():
-            future.set_exception(RuntimeError(f"checkpoint {checkpoint_id} failed: {reason}"))
+            future.set_exception(CheckpointException(checkpoint_id, failure))
         if self._running:
             self._spawn(self._notify(self._gateway.notify_aborted(checkpoint_id)))
         self._spawn(self._discard(pending.target_uri, pending.is_savepoint))
-        if counts_as_failure and not pending.is_savepoint:
+        if failure.reason.counts_as_failure and not pending.is_savepoint:
             self.consecutive_failures += 1
             if self.consecutive_failures > self.settings.tolerable_failures:
                 self._on_failure(
                     f"exceeded checkpoint tolerable failure threshold "
-                    f"({self.settings.tolerable_failures}); last failure: {reason}")
+                    f"({self.settings.tolerable_failures}); last failure: {failure}")
                 return
         self._schedule_periodic()
 

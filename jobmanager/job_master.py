@@ -7,6 +7,9 @@ allows it: every task of the attempt is cancelled, slots are taken again
 (replacement TaskManagers come from the resource manager), and the next
 attempt starts from the latest completed checkpoint. Otherwise the job fails
 with the user's traceback as its cause.
+
+Time comes from the injected clocks and scheduler (the real ones by default), so restart
+delays and the wait for cancelled tasks run on a manual clock in tests.
 """
 
 from __future__ import annotations
@@ -21,33 +24,22 @@ from typing import Any, Protocol
 from weir.checkpoint import CheckpointMetadata, CheckpointSettings
 from weir.graph.deployment import TaskDeployment, TaskManagerInfo, TaskRestore
 from weir.jobmanager.checkpoint_coordinator import CheckpointCoordinator, CompletedCheckpointStore
+from weir.jobmanager.clock import Scheduler, sleep
 from weir.jobmanager.job_output import JobOutputLog
-from weir.jobmanager.job_status import (
-    JOB_TERMINAL,
-    TASK_TERMINAL,
-    check_job_transition,
-    check_task_transition,
-)
+from weir.jobmanager.job_status import JOB_TERMINAL, TASK_TERMINAL, check_job_transition
+from weir.jobmanager.pending_checkpoint import CheckpointFailureReason
 from weir.jobmanager.restart_strategy import RestartStrategy
 from weir.jobmanager.scheduler import SlotAssignment, build_deployments
 from weir.jobmanager.state_assignment import assign_restored_state
+from weir.jobmanager.subtasks import SubtaskStates
 from weir.jobmanager.task_gateway import RayTaskGateway
 from weir.proto import jobmanager_pb2 as pb
 
-__all__ = ["JobMaster", "JobResources", "SubtaskStatus"]
+__all__ = ["JobMaster", "JobResources", "RestorePoint"]
 
 log = logging.getLogger(__name__)
 CANCEL_TIMEOUT_S = 30.0
 SLOT_WAIT_TIMEOUT_S = 120.0
-
-
-@dataclass
-class SubtaskStatus:
-    state: int
-    taskmanager: str
-    records_in: int = 0
-    records_out: int = 0
-    end_of_input: bool = False
 
 
 class JobResources(Protocol):
@@ -85,12 +77,18 @@ class JobMaster:
                  store: RecoverableCheckpointStore, restart_strategy: RestartStrategy,
                  on_terminal: Callable[[JobMaster], None],
                  initial_restore: RestorePoint | None = None, first_attempt: int = 0,
-                 on_attempt: Callable[[JobMaster], None] = lambda master: None) -> None:
+                 on_attempt: Callable[[JobMaster], None] = lambda master: None,
+                 scheduler: Scheduler | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self.job_id = job_id
         self.graph = graph
         self.configuration = configuration
         self.state = pb.CREATED
-        self.start_time = time.time()
+        self._scheduler = scheduler
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.start_time = wall_clock()
         self.end_time = 0.0
         self.failure_cause = ""
         self.last_restart_cause = ""
@@ -106,12 +104,13 @@ class JobMaster:
         self._restart_strategy = restart_strategy
         self._on_terminal = on_terminal
         self._restore_point = initial_restore
-        self._subtasks: dict[tuple[str, int], SubtaskStatus] = {}
+        self._subtasks = SubtaskStates()
         self._background: set[asyncio.Task[Any]] = set()
         self._stopping_with_savepoint = False
         self._gateway = RayTaskGateway(job_id, resources.handles)
         self.coordinator = CheckpointCoordinator(
-            job_id, settings, store, self._gateway, on_failure=self._checkpointing_failed)
+            job_id, settings, store, self._gateway, on_failure=self._checkpointing_failed,
+            scheduler=scheduler, clock=clock, wall_clock=wall_clock)
 
     # ------------------------------------------------------------- lifecycle
 
@@ -132,10 +131,7 @@ class JobMaster:
             return
         deployments = build_deployments(self.job_id, self.attempt, self.graph, assignment,
                                         taskmanagers, self.configuration, restores)
-        self._subtasks = {
-            (d.vertex_id, d.subtask_index): SubtaskStatus(
-                pb.TASK_DEPLOYING, assignment[(d.vertex_id, d.subtask_index)])
-            for d in deployments}
+        self._subtasks.reset(assignment)
         self._gateway.assignment = assignment
         self._gateway.attempt = self.attempt
         self._on_attempt(self)
@@ -171,7 +167,7 @@ class JobMaster:
         if self.state in JOB_TERMINAL or self.state in (pb.CANCELING, pb.FAILING):
             return
         self._transition(pb.CANCELING)
-        self.coordinator.stop("the job is cancelled")
+        self.coordinator.stop(CheckpointFailureReason.JOB_CANCELLED)
         self._cancel_tasks()
 
     def fail(self, cause: str) -> None:
@@ -181,7 +177,7 @@ class JobMaster:
         if self.state == pb.CANCELING:
             return  # cancelling already; the job ends CANCELED
         self._transition(pb.FAILING)
-        self.coordinator.stop("the job failed")
+        self.coordinator.stop(CheckpointFailureReason.JOB_FAILURE)
         self._cancel_tasks()
 
     async def trigger_savepoint(self, target_directory: str, stop: bool) -> str:
@@ -192,17 +188,15 @@ class JobMaster:
         path = await self.coordinator.trigger(savepoint_uri=target_directory, stop_job=stop)
         if stop and self.state == pb.RUNNING:
             self._stopping_with_savepoint = True
-            self.coordinator.stop("the job stopped with a savepoint")
+            self.coordinator.stop(CheckpointFailureReason.JOB_STOPPED_WITH_SAVEPOINT)
             self._cancel_tasks()
         return path
 
     def _cancel_tasks(self) -> None:
-        taskmanagers = {s.taskmanager for s in self._subtasks.values()
-                        if s.state not in TASK_TERMINAL}
-        for tm in taskmanagers:
+        for tm in self._subtasks.live_taskmanagers():
             handle = self._resources.handles.get(tm)
             if handle is None:
-                self._mark_lost(tm)
+                self._subtasks.mark_lost(tm)
             else:
                 self._spawn(self._cancel_on(tm, handle))
         self._check_all_terminal()
@@ -211,7 +205,7 @@ class JobMaster:
         try:
             await handle.cancel_job.remote(self.job_id)
         except Exception:  # noqa: BLE001 - a dead TaskManager cannot report
-            self._mark_lost(tm)
+            self._subtasks.mark_lost(tm)
             self._check_all_terminal()
 
     def _spawn(self, coroutine: Any) -> None:
@@ -227,7 +221,7 @@ class JobMaster:
             if self.state == pb.CREATED:
                 self.fail(cause)
             return
-        delay = self._restart_strategy.on_failure(time.monotonic())
+        delay = self._restart_strategy.on_failure(self._clock())
         if delay is None:
             self.fail(cause)
             return
@@ -236,7 +230,7 @@ class JobMaster:
         log.warning("job %s: restarting in %.1f s (restart %d) after: %s", self.job_id, delay,
                     self.num_restarts, cause)
         self._transition(pb.RESTARTING)
-        self.coordinator.stop("the job is restarting")
+        self.coordinator.stop(CheckpointFailureReason.TASK_FAILURE)
         self._cancel_tasks()
         self._spawn(self._restart(delay))
 
@@ -244,10 +238,13 @@ class JobMaster:
         self._task_failed(cause)
 
     async def _restart(self, delay_s: float) -> None:
-        deadline = time.monotonic() + CANCEL_TIMEOUT_S
-        while not self._all_terminal() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(delay_s)
+        """Redeploy once every task of the failed attempt is terminal (at most
+        CANCEL_TIMEOUT_S: a TaskManager that never answers must not stall the job) and
+        ``delay_s`` has passed since."""
+        if not await self._subtasks.wait_all_terminal(CANCEL_TIMEOUT_S, self._scheduler):
+            log.warning("job %s: tasks still not terminal after %.0f s; restarting anyway",
+                        self.job_id, CANCEL_TIMEOUT_S)
+        await sleep(delay_s, self._scheduler)
         if self.state != pb.RESTARTING:
             return  # cancelled meanwhile
         self._resources.release(self.assignment)
@@ -272,11 +269,9 @@ class JobMaster:
         if update.task.attempt != self.attempt:
             return
         key = (update.task.vertex_id, update.task.subtask)
-        status = self._subtasks.get(key)
-        if status is None or (update.state != status.state
-                              and not check_task_transition(status.state, update.state)):
+        status = self._subtasks.update(key, update.state)
+        if status is None:
             return
-        status.state = update.state
         status.records_in = update.records_in
         status.records_out = update.records_out
         if update.end_of_input and not status.end_of_input:
@@ -306,7 +301,7 @@ class JobMaster:
                                      decline.checkpoint_id, decline.reason)
 
     def taskmanager_lost(self, tm: str, cause: str) -> None:
-        if not self._mark_lost(tm):
+        if not self._subtasks.mark_lost(tm):
             return
         if self.state == pb.RUNNING:
             self._task_failed(cause)
@@ -314,26 +309,16 @@ class JobMaster:
             self.fail(cause)
         self._check_all_terminal()
 
-    def _mark_lost(self, tm: str) -> bool:
-        lost = [s for s in self._subtasks.values()
-                if s.taskmanager == tm and s.state not in TASK_TERMINAL]
-        for status in lost:
-            status.state = pb.TASK_FAILED
-        return bool(lost)
-
-    def _all_terminal(self) -> bool:
-        return all(s.state in TASK_TERMINAL for s in self._subtasks.values())
-
     def _check_all_terminal(self) -> None:
-        if self.state in JOB_TERMINAL or not self._all_terminal():
+        if self.state in JOB_TERMINAL or not self._subtasks.all_terminal:
             return
         if self.state == pb.CANCELING:
             self._transition(pb.CANCELED)
         elif self.state == pb.FAILING:
             self._transition(pb.FAILED)
-        elif self.state == pb.RUNNING and (self._stopping_with_savepoint or all(
-                s.state == pb.TASK_FINISHED for s in self._subtasks.values())):
-            self.coordinator.stop("the job finished")
+        elif self.state == pb.RUNNING and (self._stopping_with_savepoint
+                                           or self._subtasks.all_finished):
+            self.coordinator.stop(CheckpointFailureReason.JOB_FINISHED)
             self._transition(pb.FINISHED)
 
     def _transition(self, target: pb.JobState) -> None:
@@ -342,7 +327,7 @@ class JobMaster:
                  pb.JobState.Name(target))
         self.state = target
         if target in JOB_TERMINAL:
-            self.end_time = time.time()
+            self.end_time = self._wall_clock()
             self._resources.release(self.assignment)
             self.assignment = {}
             self._spawn(self.output.close())

@@ -15,7 +15,7 @@ loop, in order:
    final checkpoint completed (two-phase-commit sinks commit on it);
 5. report FINISHED (or FAILED with the user's traceback, or CANCELED).
 
-Checkpoint triggers and notifications arrive as control messages and are
+Control messages (``mailbox``: checkpoint triggers and notifications) are
 handled between batches, like everything else; barriers arrive in band.
 """
 
@@ -26,7 +26,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, assert_never
 
 import cloudpickle
 
@@ -35,6 +35,7 @@ from weir.connector import SourceReader
 from weir.graph.deployment import ChannelKey, TaskDeployment
 from weir.graph.operators import OperatorSpec, SourceSpec
 from weir.proto import jobmanager_pb2 as pb
+from weir.taskmanager import mailbox
 from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler, BarrierOutcome
 from weir.taskmanager.checkpointing.subtask_checkpointer import SubtaskCheckpointer
 from weir.taskmanager.failures import describe_failure
@@ -100,7 +101,7 @@ class StreamTask:
         self._checkpointing = settings.enabled
         self._checkpointer = SubtaskCheckpointer(deployment, gateway)
         self._barriers = BarrierHandler(0, settings.mode is CheckpointingMode.EXACTLY_ONCE)
-        self._control: deque[tuple[Any, ...]] = deque()
+        self._control: deque[mailbox.ControlMessage] = deque()
         self._input_ended = False
         self._final_checkpoint_done = False
 
@@ -258,7 +259,8 @@ class StreamTask:
                 await self._emit_event_time(self._event_time.on_status(channel, item))
 
     async def _idle(self) -> None:
-        """Wait for input or a timer; flush partly filled buffers when the timeout passes."""
+        """Wait for input or a timer; flush partly filled buffers when the timeout passes.
+        (Not ``wait_for``: on 3.11 it drops a cancel that comes with the wake-up.)"""
         self._wakeup.clear()
         remaining = self._buffer_timeout_s - (time.monotonic() - self._last_flush)
         if remaining <= 0:
@@ -266,7 +268,8 @@ class StreamTask:
             await self._wakeup.wait()
             return
         try:
-            await asyncio.wait_for(self._wakeup.wait(), remaining)
+            async with asyncio.timeout(remaining):
+                await self._wakeup.wait()
         except TimeoutError:
             await self._flush()
 
@@ -281,34 +284,23 @@ class StreamTask:
 
     # ------------------------------------------------------------- checkpoints
 
-    def trigger_checkpoint(self, barrier: CheckpointBarrier) -> None:
-        """Take a checkpoint directly: a source injects the barrier; a task whose
-        input ended snapshots its final state."""
-        self._control.append(("trigger", barrier))
-        self._wakeup.set()
-
-    def notify_checkpoint_complete(self, checkpoint_id: int, final: bool) -> None:
-        self._control.append(("complete", checkpoint_id, final))
-        self._wakeup.set()
-
-    def notify_checkpoint_aborted(self, checkpoint_id: int) -> None:
-        self._control.append(("aborted", checkpoint_id))
+    def post(self, message: mailbox.ControlMessage) -> None:
+        """Queue a control message; the task handles it between batches. Event loop only."""
+        self._control.append(message)
         self._wakeup.set()
 
     async def _process_control(self) -> None:
         control = self._control
         while control:
-            message = control.popleft()
-            if message[0] == "trigger":
-                await self._take_directly(message[1])
-            elif message[0] == "complete":
-                await self._chain.notify_checkpoint_complete(message[1])
-                self._final_checkpoint_done |= self._input_ended and message[2]
-            else:
-                self._chain.notify_checkpoint_aborted(message[1])
-                outcome = self._barriers.abort(message[1])
-                if self._gate is not None:  # a source has no input channels to release
-                    await self._apply(outcome)
+            match control.popleft():
+                case mailbox.TriggerCheckpoint(barrier):
+                    await self._take_directly(barrier)
+                case mailbox.NotifyCheckpointComplete(checkpoint_id, final):
+                    await self._on_checkpoint_complete(checkpoint_id, final)
+                case mailbox.NotifyCheckpointAborted(checkpoint_id):
+                    await self._on_checkpoint_aborted(checkpoint_id)
+                case unknown:
+                    assert_never(unknown)
 
     async def _take_directly(self, barrier: CheckpointBarrier) -> None:
         if self._reader is None and not self._input_ended:
@@ -316,6 +308,18 @@ class StreamTask:
         if self._barriers.taken_directly(barrier.checkpoint_id):
             writers = [] if self._input_ended else self._writers
             await self._checkpointer.take(barrier, self._chain, self._reader, writers)
+
+    async def _on_checkpoint_complete(self, checkpoint_id: int, final: bool) -> None:
+        await self._chain.notify_checkpoint_complete(checkpoint_id)
+        if self._reader is not None:
+            await self._reader.notify_checkpoint_complete(checkpoint_id)
+        self._final_checkpoint_done |= self._input_ended and final
+
+    async def _on_checkpoint_aborted(self, checkpoint_id: int) -> None:
+        self._chain.notify_checkpoint_aborted(checkpoint_id)
+        outcome = self._barriers.abort(checkpoint_id)
+        if self._gate is not None:  # a source has no input channels to release
+            await self._apply(outcome)
 
     async def _apply(self, outcome: BarrierOutcome) -> None:
         """Block, snapshot and release input channels as barrier alignment says."""

@@ -1,8 +1,16 @@
 """The source contract: a source hands out one reader per subtask.
 
 A ``SourceReader`` belongs to one source subtask and is driven by that
-subtask's mailbox loop: ``poll_batch`` is awaited between the other work of
-the task, so it must return promptly (an empty list when nothing is ready).
+subtask's mailbox loop, one call at a time, so it needs no locks:
+
+1. ``restore_position`` once, before anything else, when the subtask restores
+   from a checkpoint or savepoint;
+2. ``poll_batch`` repeatedly, between the other work of the task, so it must
+   return promptly (an empty list when nothing is ready);
+3. between polls: ``snapshot_position`` when checkpoint n is taken (the source
+   injects barrier n right after it), and ``notify_checkpoint_complete(n)``
+   once checkpoint n completed;
+4. ``close`` last, whether the subtask finished, failed or was cancelled.
 """
 
 from __future__ import annotations
@@ -31,6 +39,17 @@ class SourceReader(abc.ABC, Generic[T]):
         raise NotImplementedError(
             f"{type(self).__name__} cannot resume from a checkpoint: implement "
             "snapshot_position() and restore_position()")
+
+    async def notify_checkpoint_complete(self, checkpoint_id: int) -> None:
+        """Checkpoint ``checkpoint_id`` completed: the position this reader snapshotted for
+        it is durable, and the job would restore from there (Flink's
+        ``SourceReader.notifyCheckpointComplete``), e.g. to commit offsets to a broker.
+
+        Called between polls, after the operators of the subtask were notified. A
+        notification may never arrive (the subtask failed first, or the JobManager's
+        call was lost), and checkpoint n+1 may complete without n's: act on it only
+        where that is harmless. Does nothing unless overridden.
+        """
 
     def close(self) -> None:
         """Release resources."""

@@ -1,6 +1,9 @@
-"""Exactly-once after crashes: TaskManagers killed at random moments while a keyed
-counting job, an event-time window job and a job with event-time timers checkpoint every
-300 ms and write through the exactly-once FileSink."""
+"""Exactly-once after a failure: a keyed counting job, an event-time window job and a job
+with event-time timers checkpoint every 300 ms and write through the exactly-once FileSink,
+and fail once (tests/fixtures/faults.py) at a known moment — after n records of a source
+subtask, once a checkpoint with real state completed — either by a failing source (the job
+fails over) or by that source killing its TaskManager (``ray.kill``). The committed output
+must equal the oracle's."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import collections
 import pytest
 
 from tests.fixtures.cluster import RunningJobManager
-from tests.fixtures.counting_job import CountingJob, committed_file_lines, kill_taskmanagers
+from tests.fixtures.counting_job import CountingJob, committed_file_lines
+from tests.fixtures.faults import FailOnce, Fault, InjectedFailure
 from tests.fixtures.ray_cluster import RayDriver
 from weir.common import Duration, Time, WatermarkStrategy
 from weir.common.serialization import Encoder
@@ -24,25 +28,55 @@ from weir.datastream.connectors.datagen import DataGeneratorSource, RateLimiterS
 from weir.datastream.connectors.file_system import FileSink
 from weir.datastream.state import MapStateDescriptor
 from weir.datastream.window import TumblingEventTimeWindows
+from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
+
+FAULTS = pytest.mark.parametrize("fault", list(Fault), ids=[f.value for f in Fault])
+
+
+def run_failing_once(cluster: RunningJobManager, env: StreamExecutionEnvironment, name: str,
+                     plan: FailOnce, request: pytest.FixtureRequest) -> pb.JobDetails:
+    """Run the job to its end; check that it failed as planned (the fault struck once, and a
+    killed TaskManager is gone for good) and recovered once, from the checkpoint the source
+    saw complete or a later one; its details at the end."""
+    client_job = env.execute_async(name)
+    job_id = client_job.get_job_id()
+    client_job.get_job_execution_result().result(timeout=180)
+    with JobManagerClient(cluster.address, cluster.token) as client:
+        details = client.get_job(job_id)
+    assert plan.happened, "the source never failed"
+    assert details.state == pb.FINISHED, details.failure_cause
+    struck = plan.struck
+    assert details.num_restarts == 1, details.last_restart_cause
+    assert details.checkpoints.restored_id >= struck.checkpoint_id > 0
+    if plan.fault is Fault.RAISE:
+        assert InjectedFailure.__name__ in details.last_restart_cause
+    else:
+        ray_driver: RayDriver = request.getfixturevalue("ray_driver")
+        with pytest.raises(RuntimeError, match="ValueError"):  # no such live actor
+            ray_driver.node_of(struck.taskmanager)
+        assert struck.taskmanager not in {s.taskmanager for v in details.vertices
+                                          for s in v.subtasks}
+    return details
 
 
 @pytest.mark.slow
+@FAULTS
 @pytest.mark.parametrize("mode", [CheckpointingMode.EXACTLY_ONCE,
                                   CheckpointingMode.AT_LEAST_ONCE])
-def test_killed_taskmanagers_lose_nothing(cluster: RunningJobManager, ray_driver: RayDriver,
-                                          tmp_path, mode: CheckpointingMode) -> None:
+def test_a_failure_after_a_checkpoint_loses_nothing(cluster: RunningJobManager, tmp_path,
+                                                    request: pytest.FixtureRequest,
+                                                    mode: CheckpointingMode,
+                                                    fault: Fault) -> None:
     job = CountingJob()
+    # A third of the way through a source subtask's records:
+    plan = FailOnce(tmp_path / "failed", after_records=job.records // job.parallelism // 3,
+                    fault=fault)
     output = tmp_path / "out"
-    env = job.environment(output.as_uri(), (tmp_path / "chk").as_uri(), mode=mode)
-    client_job = env.execute_async("failover")
-    job_id = client_job.get_job_id()
-    with JobManagerClient(cluster.address, cluster.token) as client:
-        kill_taskmanagers(client, job_id, ray_driver.kill, kills=3, seed=len(mode.name))
-        client_job.get_job_execution_result().result(timeout=180)
-        details = client.get_job(job_id)
+    env = job.environment(output.as_uri(), (tmp_path / "chk").as_uri(), mode=mode,
+                          fault=plan)
+    run_failing_once(cluster, env, f"failover-{fault.value}", plan, request)
     got, expected = committed_file_lines(output), job.expected()
-    assert details.num_restarts >= 3
     if mode is CheckpointingMode.EXACTLY_ONCE:
         assert got == expected
     else:
@@ -123,12 +157,17 @@ def windows_oracle(records: int) -> collections.Counter[str]:
 
 
 @pytest.mark.slow
+@FAULTS
 @pytest.mark.parametrize("how", ["window", "timers"])
-def test_windows_and_timers_resume_after_killed_taskmanagers(
-        cluster: RunningJobManager, ray_driver: RayDriver, tmp_path, how: str) -> None:
-    records, rate = 16_000, 3_000
+def test_windows_and_timers_resume_after_a_failure(cluster: RunningJobManager, tmp_path,
+                                                   request: pytest.FixtureRequest,
+                                                   how: str, fault: Fault) -> None:
+    records, rate, parallelism = 16_000, 3_000, 2
+    # A third of the way through a source subtask's records:
+    plan = FailOnce(tmp_path / "failed", after_records=records // parallelism // 3,
+                    fault=fault)
     env = StreamExecutionEnvironment.get_execution_environment()
-    env.set_parallelism(2)
+    env.set_parallelism(parallelism)
     env.enable_checkpointing(300, CheckpointingMode.EXACTLY_ONCE)
     env.get_checkpoint_config().set_checkpoint_storage_dir((tmp_path / "chk").as_uri())
     env.get_config().set_string("pipeline.auto-watermark-interval", "20 ms")
@@ -136,17 +175,12 @@ def test_windows_and_timers_resume_after_killed_taskmanagers(
         .with_timestamp_assigner(lambda record, _: record[1])
     source = DataGeneratorSource(claim, count=records,
                                  rate_limiter_strategy=RateLimiterStrategy.per_second(rate))
-    keyed = env.from_source(source, watermarks, "claims").uid("claims").key_by(lambda r: r[0])
+    keyed = env.from_source(plan.source(source), watermarks, "claims").uid("claims") \
+        .key_by(lambda r: r[0])
     (windowed(keyed, how)
         .map(lambda r: f"{r[0]},{r[1]},{r[2]}")
         .sink_to(FileSink.for_row_format((tmp_path / "out").as_uri(),
                                          Encoder.simple_string_encoder()).build())
         .uid("files"))
-    client_job = env.execute_async(f"failover-{how}")
-    job_id = client_job.get_job_id()
-    with JobManagerClient(cluster.address, cluster.token) as client:
-        kill_taskmanagers(client, job_id, ray_driver.kill, kills=2, seed=len(how))
-        client_job.get_job_execution_result().result(timeout=180)
-        details = client.get_job(job_id)
-    assert details.num_restarts >= 2 and details.checkpoints.restored_id > 0
+    run_failing_once(cluster, env, f"failover-{how}-{fault.value}", plan, request)
     assert committed_file_lines(tmp_path / "out") == windows_oracle(records)

@@ -5,47 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from weir.checkpoint import CheckpointSettings
+from tests.unit.manual_clock import ManualScheduler
+from weir.checkpoint import CheckpointMetadata, CheckpointSettings
 from weir.jobmanager.checkpoint_coordinator import CheckpointCoordinator
 from weir.jobmanager.checkpoint_store import JobCheckpointStore
+from weir.jobmanager.pending_checkpoint import CheckpointException, CheckpointFailureReason
 from weir.proto import jobmanager_pb2 as pb
 
 TASKS = [("src", 0), ("src", 1), ("sink", 0)]
 SOURCES = [("src", 0), ("src", 1)]
-
-
-class ManualScheduler:
-    """Runs delayed callbacks only when the test advances time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._due: list[tuple[float, int, object]] = []
-        self._cancelled: set[int] = set()
-        self._next = 0
-
-    def call_later(self, delay_s: float, callback):
-        handle = self._next
-        self._next += 1
-        self._due.append((self.now + delay_s, handle, callback))
-        scheduler = self
-
-        class Handle:
-            def cancel(self) -> None:
-                scheduler._cancelled.add(handle)
-
-        return Handle()
-
-    async def advance(self, seconds: float) -> None:
-        self.now += seconds
-        while True:
-            ready = sorted(d for d in self._due if d[0] <= self.now and d[1] not in self._cancelled)
-            if not ready:
-                break
-            self._due.remove(ready[0])
-            ready[0][2]()
-            await asyncio.sleep(0)
-        for _ in range(20):  # let spawned I/O (metadata writes) finish
-            await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -55,9 +23,12 @@ class RecordingGateway:
     triggers: list[tuple[int, list]] = field(default_factory=list)
     completed: list[tuple[int, bool]] = field(default_factory=list)
     aborted: list[int] = field(default_factory=list)
+    trigger_error: Exception | None = None
 
     async def trigger(self, tasks, checkpoint_id, timestamp_ms, target_uri):
         self.triggers.append((checkpoint_id, sorted(tasks)))
+        if self.trigger_error is not None:
+            raise self.trigger_error
 
     async def notify_complete(self, checkpoint_id: int, final: bool) -> None:
         self.completed.append((checkpoint_id, final))
@@ -66,14 +37,22 @@ class RecordingGateway:
         self.aborted.append(checkpoint_id)
 
 
-def coordinator(tmp_path, **settings) -> tuple[CheckpointCoordinator, RecordingGateway,
-                                               ManualScheduler, list[str]]:
+class MetadataFailingStore(JobCheckpointStore):
+    """A store whose ``_metadata`` writes fail (a full disk, an unreachable bucket)."""
+
+    async def write_metadata(self, target_uri: str, metadata: CheckpointMetadata) -> None:
+        raise OSError("no space left on device")
+
+
+def coordinator(tmp_path, store=JobCheckpointStore, gateway: RecordingGateway | None = None,
+                **settings) -> tuple[CheckpointCoordinator, RecordingGateway, ManualScheduler,
+                                     list[str]]:
     config = CheckpointSettings(interval_ms=1000, timeout_ms=5000, dir=tmp_path.as_uri(),
                                 **settings)
-    gateway = RecordingGateway()
+    gateway = gateway or RecordingGateway()
     scheduler = ManualScheduler()
     failures: list[str] = []
-    coord = CheckpointCoordinator("job", config, JobCheckpointStore(config, "job", {}), gateway,
+    coord = CheckpointCoordinator("job", config, store(config, "job", {}), gateway,
                                   failures.append, scheduler, clock=lambda: scheduler.now,
                                   wall_clock=lambda: 1_700_000_000 + scheduler.now)
     coord.start(TASKS, SOURCES, {"src": 2, "sink": 1})
@@ -154,4 +133,50 @@ def test_a_checkpoint_triggered_before_the_input_ended_is_not_final(tmp_path):
         ack_all(coord, final_id)
         await scheduler.advance(0)
         assert gateway.completed == [(1, False), (2, True)]
+    asyncio.run(scenario())
+
+
+def failures_reported(coord: CheckpointCoordinator) -> list[tuple[int, str]]:
+    return [(info.id, info.failure_reason) for info in coord.list_checkpoints()
+            if info.status == pb.CHECKPOINT_FAILED]
+
+
+def test_aborted_checkpoints_report_their_reason_and_only_checkpoint_failures_count(tmp_path):
+    async def scenario() -> None:
+        coord, _, scheduler, failures = coordinator(tmp_path, tolerable_failures=5)
+        await scheduler.advance(1.0)
+        await scheduler.advance(5.0)  # checkpoint 1 expires, checkpoint 2 is due at once
+        coord.decline(("sink", 0), 2, "disk full")
+        await scheduler.advance(1.0)
+        savepoint = coord.trigger(savepoint_uri=(tmp_path / "sp").as_uri())
+        coord.stop(CheckpointFailureReason.JOB_CANCELLED)  # aborts checkpoint 3 and savepoint 4
+        await scheduler.advance(0)
+        assert failures_reported(coord) == [
+            (1, "CHECKPOINT_EXPIRED: not completed within 5000 ms"),
+            (2, "CHECKPOINT_DECLINED: sink#0: disk full"),
+            (3, "JOB_CANCELLED: the job is cancelled"),
+            (4, "JOB_CANCELLED: the job is cancelled")]
+        error = savepoint.exception()
+        assert isinstance(error, CheckpointException)
+        assert error.failure.reason is CheckpointFailureReason.JOB_CANCELLED
+        assert coord.consecutive_failures == 2 and failures == []
+    asyncio.run(scenario())
+
+
+def test_failing_to_trigger_or_to_write_the_metadata_aborts_with_its_reason(tmp_path):
+    async def scenario() -> None:
+        gateway = RecordingGateway(trigger_error=ConnectionError("taskmanager-1 is gone"))
+        coord, _, scheduler, failures = coordinator(tmp_path / "a", gateway=gateway)
+        await scheduler.advance(1.0)
+        assert failures_reported(coord) == [
+            (1, "TRIGGER_CHECKPOINT_FAILURE: taskmanager-1 is gone")]
+        assert failures and "TRIGGER_CHECKPOINT_FAILURE" in failures[0]
+
+        coord, _, scheduler, _ = coordinator(tmp_path / "b", store=MetadataFailingStore,
+                                             tolerable_failures=1)
+        await scheduler.advance(1.0)
+        ack_all(coord, 1)
+        await scheduler.advance(0)
+        assert failures_reported(coord) == [
+            (1, "FINALIZE_CHECKPOINT_FAILURE: no space left on device")]
     asyncio.run(scenario())

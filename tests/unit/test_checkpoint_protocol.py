@@ -7,7 +7,15 @@ import pytest
 
 from weir.checkpoint import CheckpointMetadata, StateHandle
 from weir.graph.deployment import TaskDeployment
-from weir.jobmanager.pending_checkpoint import AckResult, PendingCheckpoint, next_trigger_delay
+from weir.jobmanager.job_status import IllegalTransitionError
+from weir.jobmanager.pending_checkpoint import (
+    AckResult,
+    CheckpointFailure,
+    CheckpointFailureReason,
+    CheckpointState,
+    PendingCheckpoint,
+    next_trigger_delay,
+)
 from weir.jobmanager.state_assignment import StateAssignmentError, assign_restored_state
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler
@@ -45,8 +53,39 @@ def test_a_pending_checkpoint_completes_when_every_task_acknowledged():
     assert pending.acknowledge(("a", 1), None) is AckResult.SUCCESS
     assert pending.fully_acknowledged
     assert pending.operators == {"a": {"counts"}}
-    pending.discarded = True
+    pending.complete()
+    assert pending.state is CheckpointState.COMPLETED
     assert pending.acknowledge(("a", 1), None) is AckResult.DISCARDED
+
+
+def test_an_aborted_checkpoint_keeps_its_reason_and_discards_late_acknowledgements():
+    pending = PendingCheckpoint(4, 0.0, 0.0, "file:///x", False, {("a", 0)})
+    failure = CheckpointFailure(CheckpointFailureReason.CHECKPOINT_DECLINED, "a#0: disk full")
+    pending.abort(failure)
+    assert pending.state is CheckpointState.ABORTED and pending.failure == failure
+    assert str(failure) == "CHECKPOINT_DECLINED: a#0: disk full"
+    assert pending.acknowledge(("a", 0), None) is AckResult.DISCARDED
+
+
+@pytest.mark.parametrize("first", ["complete", "abort"])
+@pytest.mark.parametrize("second", ["complete", "abort"])
+def test_a_checkpoint_leaves_pending_only_once(first, second):
+    pending = PendingCheckpoint(5, 0.0, 0.0, "file:///x", False, {("a", 0)})
+    expired = CheckpointFailure(CheckpointFailureReason.CHECKPOINT_EXPIRED)
+    moves = {"complete": pending.complete, "abort": lambda: pending.abort(expired)}
+    moves[first]()
+    ended = pending.state
+    with pytest.raises(IllegalTransitionError, match="checkpoint 5 cannot go from"):
+        moves[second]()
+    assert pending.state is ended
+
+
+def test_only_failures_of_the_checkpoint_itself_count_towards_the_tolerable_failures():
+    counted = {reason for reason in CheckpointFailureReason if reason.counts_as_failure}
+    assert counted == {CheckpointFailureReason.CHECKPOINT_EXPIRED,
+                       CheckpointFailureReason.CHECKPOINT_DECLINED,
+                       CheckpointFailureReason.TRIGGER_CHECKPOINT_FAILURE,
+                       CheckpointFailureReason.FINALIZE_CHECKPOINT_FAILURE}
 
 
 # ------------------------------------------------------------------ alignment

@@ -1,5 +1,6 @@
 """FileSink through the sink operator, without a cluster: checkpoints, crashes and restores
-are simulated by driving ``ConnectorSinkOperator`` the way a task does, on file:// and s3://."""
+are simulated by driving ``ConnectorSinkOperator`` the way a task does. ``FileSinkContract``
+runs here on file://; tests/integration/test_file_sink_s3.py runs it on s3://."""
 
 from __future__ import annotations
 
@@ -33,14 +34,6 @@ UID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 class Target:
     base_path: str
     configuration: dict[str, str]
-
-
-@pytest.fixture(params=["file", "s3"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
-    if request.param == "file":
-        return Target(f"file://{tmp_path}/out", {})
-    s3 = request.getfixturevalue("s3_bucket")
-    return Target(f"s3://{s3.bucket}/out", dict(s3.configuration))
 
 
 @dataclass
@@ -163,200 +156,212 @@ COMMITTED_BY_1 = {
 }
 
 
-@pytest.mark.parametrize("policy", POLICIES)
-@pytest.mark.parametrize("notified", [True, False], ids=["notified", "crash-before-notify"])
-def test_exactly_once_after_a_crash_and_restore(target: Target, policy: str,
-                                                notified: bool) -> None:
-    """Checkpoint 1 completes; more records, pre-commit 2, crash; restore from 1, replay:
-    the visible output holds every record exactly once."""
-    sink = file_sink(target, POLICIES[policy])
+class FileSinkContract:
+    """What the FileSink does on every file system, run by a ``Test…`` subclass on the
+    ``target`` fixture it defines (one subclass per file system)."""
 
-    async def scenario() -> None:
-        first = await Attempt(sink, target).start()
-        await first.write(records(0, 100))
-        state_1 = await first.checkpoint(1)
-        if notified:
-            await first.complete(1)
+    @pytest.mark.parametrize("policy", POLICIES)
+    @pytest.mark.parametrize("notified", [True, False], ids=["notified", "crash-before-notify"])
+    def test_exactly_once_after_a_crash_and_restore(self, target: Target, policy: str,
+                                                    notified: bool) -> None:
+        """Checkpoint 1 completes; more records, pre-commit 2, crash; restore from 1, replay:
+        the visible output holds every record exactly once."""
+        sink = file_sink(target, POLICIES[policy])
+
+        async def scenario() -> None:
+            first = await Attempt(sink, target).start()
+            await first.write(records(0, 100))
+            state_1 = await first.checkpoint(1)
+            if notified:
+                await first.complete(1)
+                assert sorted(lines_of(await visible_output(target))) == COMMITTED_BY_1[policy]
+            await first.write(records(100, 200))
+            await first.checkpoint(2)
+            await first.write(records(200, 230))  # never pre-committed
+            await first.close()  # crash: checkpoint 2 never completes
+            seen = lines_of(await visible_output(target))
+            assert len(seen) == len(set(seen)) and set(seen) <= set(records(0, 100))
+
+            second = await Attempt(sink, target, restored=state_1).start()
             assert sorted(lines_of(await visible_output(target))) == COMMITTED_BY_1[policy]
-        await first.write(records(100, 200))
-        await first.checkpoint(2)
-        await first.write(records(200, 230))  # never pre-committed
-        await first.close()  # crash: checkpoint 2 never completes
-        seen = lines_of(await visible_output(target))
-        assert len(seen) == len(set(seen)) and set(seen) <= set(records(0, 100))
+            await second.write(records(100, 250))  # the source rewound to checkpoint 1
+            await second.checkpoint(3)
+            await second.complete(3)
+            await second.write(records(250, 300))
+            await second.end()
 
-        second = await Attempt(sink, target, restored=state_1).start()
-        assert sorted(lines_of(await visible_output(target))) == COMMITTED_BY_1[policy]
-        await second.write(records(100, 250))  # the source rewound to checkpoint 1
-        await second.checkpoint(3)
-        await second.complete(3)
-        await second.write(records(250, 300))
-        await second.end()
+            output = await visible_output(target)
+            assert Counter(lines_of(output)) == Counter(records(0, 300))
+            uids = {re.fullmatch(rf"part-({UID})-\d+", path)[1]  # type: ignore[index]
+                    for path in output}
+            assert len(uids) == 1  # the restored subtask kept its uid
+            # What the failed attempt left behind:
+            leftovers = [p for p in await listing(target) if p not in output]
+            assert all(re.fullmatch(rf"\.part-{UID}-\d+\.inprogress\.[0-9a-f]{{32}}", p)
+                       for p in leftovers)
 
-        output = await visible_output(target)
-        assert Counter(lines_of(output)) == Counter(records(0, 300))
-        uids = {re.fullmatch(rf"part-({UID})-\d+", path)[1] for path in output}  # type: ignore[index]
-        assert len(uids) == 1  # the restored subtask kept its uid
-        leftovers = [p for p in await listing(target) if p not in output]  # of the failed attempt
-        assert all(re.fullmatch(rf"\.part-{UID}-\d+\.inprogress\.[0-9a-f]{{32}}", p)
-                   for p in leftovers)
+        run(scenario)
 
-    run(scenario)
+    def test_rolling_by_size(self, target: Target) -> None:
+        """A part rolls before the record that finds it above part_size (13-byte records: 4 a
+        part)."""
+        sink = file_sink(target, RollingPolicy.default_rolling_policy(part_size=50))
+
+        async def scenario() -> None:
+            attempt = await Attempt(sink, target).start()
+            await attempt.write(records(0, 23), batch=7)
+            await attempt.end()
+
+        run(scenario)
+        output = asyncio.run(visible_output(target))
+        by_index = sorted(output.items(), key=lambda item: int(item[0].rsplit("-", 1)[1]))
+        assert [lines for _, lines in by_index] == [records(i, min(i + 4, 23))
+                                                    for i in range(0, 23, 4)]
+        assert [int(path.rsplit("-", 1)[1]) for path, _ in by_index] == [0, 1, 2, 3, 4, 5]
+
+    def test_rolling_on_checkpoint(self, target: Target) -> None:
+        """One part per checkpoint that saw records; each becomes visible when its checkpoint
+        completes."""
+        sink = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy())
+
+        async def scenario() -> None:
+            attempt = await Attempt(sink, target).start()
+            await attempt.write(records(0, 10))
+            await attempt.checkpoint(1)
+            assert await visible_output(target) == {}
+            await attempt.complete(1)
+            assert list((await visible_output(target)).values()) == [records(0, 10)]
+            await attempt.checkpoint(2)  # no records: no part
+            await attempt.write(records(10, 15))
+            await attempt.checkpoint(3)
+            await attempt.write(records(15, 20))
+            await attempt.checkpoint(4)
+            # Also commits 3's part (3 was aborted or its notification lost):
+            await attempt.complete(4)
+            await attempt.close()
+
+        run(scenario)
+        output = asyncio.run(visible_output(target))
+        assert sorted(output.values()) == [records(0, 10), records(10, 15), records(15, 20)]
+
+    def test_a_part_spans_checkpoints_hidden_until_it_rolls_by_time(self, target: Target) -> None:
+        clock = ManualClock()
+        policy = RollingPolicy.default_rolling_policy(rollover_interval=10_000,
+                                                      inactivity_interval=500)
+        sink = file_sink(target, policy, clock, bucket_check_interval=100)
+
+        async def scenario() -> None:
+            attempt = await Attempt(sink, target, clock=clock).start()
+            await attempt.write(records(0, 5))
+            await attempt.checkpoint(1)
+            await attempt.complete(1)
+            clock.now += 200
+            await attempt.write(records(5, 10))
+            await attempt.checkpoint(2)
+            await attempt.complete(2)
+            hidden = await listing(target)
+            # One segment per checkpoint:
+            assert await visible_output(target) == {} and len(hidden) == 2
+            assert all(re.fullmatch(rf"\.part-{UID}-0\.inprogress\.[0-9a-f]{{32}}", p)
+                       for p in hidden)
+            clock.now += 500  # inactive for 500 ms: rolls at the next check
+            await attempt.checkpoint(3)
+            await attempt.complete(3)
+            assert list((await visible_output(target)).values()) == [records(0, 10)]
+            assert [p for p in await listing(target) if not is_visible(p)] == []
+            await attempt.close()
+
+        run(scenario)
+
+    def test_hidden_names_until_committed_and_the_output_file_config(self, target: Target) -> None:
+        config = OutputFileConfig.builder().with_part_prefix("out").with_part_suffix(".txt").build()
+        sink = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy(),
+                         output_file_config=config)
+
+        async def scenario() -> None:
+            attempt = await Attempt(sink, target).start()
+            await attempt.write(records(0, 3))
+            await attempt.checkpoint(1)
+            pending = await listing(target)
+            assert len(pending) == 1
+            assert re.fullmatch(rf"\.out-{UID}-0\.txt\.inprogress\.[0-9a-f]{{32}}", pending[0])
+            await attempt.complete(1)
+            finished = await listing(target)
+            assert len(finished) == 1 and re.fullmatch(rf"out-{UID}-0\.txt", finished[0])
+            assert finished[0] == pending[0][1:].split(".inprogress.")[0]
+            await attempt.close()
+
+        run(scenario)
+
+    def test_bucket_assigners_choose_directories(self, target: Target) -> None:
+        clock = ManualClock()
+
+        class ByParity(BucketAssigner):
+            def get_bucket_id(self, element: int, context: BucketAssignerContext) -> str:
+                return f"parity={'even' if element % 2 == 0 else 'odd'}/n"
+
+        async def scenario() -> None:
+            hourly = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy(), clock,
+                               bucket_assigner=BucketAssigner.date_time_bucket_assigner())
+            attempt = await Attempt(hourly, target, clock=clock).start()
+            await attempt.write(["a"])
+            clock.now += 3600 * 1000
+            await attempt.write(["b"])
+            await attempt.end()
+            by_parity = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy(), clock,
+                                  bucket_assigner=ByParity())
+            await (await Attempt(by_parity, target, checkpointing=False).start()).write([1, 2, 3])
+            attempt = await Attempt(by_parity, target, checkpointing=False).start()
+            await attempt.write([4, 5, 6])
+            await attempt.end()
+
+        run(scenario)
+        output = asyncio.run(visible_output(target))
+        assert {path.rsplit("/", 1)[0]: lines for path, lines in output.items()} == {
+            "2024-03-05--07": ["a"], "2024-03-05--08": ["b"],
+            "parity=even/n": ["4", "6"], "parity=odd/n": ["5"]}  # the first writer never ended
+
+    def test_commit_is_idempotent(self, target: Target) -> None:
+        """Committing again after a restart changes nothing, also once the output was consumed."""
+        sink = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy())
+        sink.configure(target.configuration)
+
+        async def scenario() -> None:
+            writer = sink.create_writer(0, 1)
+            await writer.write_batch(records(0, 4))
+            committables = await writer.prepare_commit()
+            writer.close()
+            committer = sink.create_committer()
+            await committer.commit(committables)
+            await committer.commit(committables)
+            assert lines_of(await visible_output(target)) == records(0, 4)
+            storage = storage_for(target.base_path, target.configuration)
+            await storage.delete(committables[0].final_path)  # a reader moved the file away
+            await committer.commit(committables)
+            assert await listing(target) == []
+            await storage.close()
+            await committer.close()
+            await settle()
+
+        run(scenario)
+
+    def test_without_checkpointing_end_of_input_commits_everything(self, target: Target) -> None:
+        sink = file_sink(target, RollingPolicy.default_rolling_policy(part_size=100))
+
+        async def scenario() -> None:
+            attempt = await Attempt(sink, target, checkpointing=False).start()
+            await attempt.write(records(0, 40))
+            assert await visible_output(target) == {}
+            await attempt.end()
+
+        run(scenario)
+        assert sorted(lines_of(asyncio.run(visible_output(target)))) == records(0, 40)
 
 
-def test_rolling_by_size(target: Target) -> None:
-    """A part rolls before the record that finds it above part_size (13-byte records: 4 a part)."""
-    sink = file_sink(target, RollingPolicy.default_rolling_policy(part_size=50))
-
-    async def scenario() -> None:
-        attempt = await Attempt(sink, target).start()
-        await attempt.write(records(0, 23), batch=7)
-        await attempt.end()
-
-    run(scenario)
-    output = asyncio.run(visible_output(target))
-    by_index = sorted(output.items(), key=lambda item: int(item[0].rsplit("-", 1)[1]))
-    assert [lines for _, lines in by_index] == [records(i, min(i + 4, 23)) for i in range(0, 23, 4)]
-    assert [int(path.rsplit("-", 1)[1]) for path, _ in by_index] == [0, 1, 2, 3, 4, 5]
-
-
-def test_rolling_on_checkpoint(target: Target) -> None:
-    """One part per checkpoint that saw records; each becomes visible when its checkpoint completes."""
-    sink = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy())
-
-    async def scenario() -> None:
-        attempt = await Attempt(sink, target).start()
-        await attempt.write(records(0, 10))
-        await attempt.checkpoint(1)
-        assert await visible_output(target) == {}
-        await attempt.complete(1)
-        assert list((await visible_output(target)).values()) == [records(0, 10)]
-        await attempt.checkpoint(2)  # no records: no part
-        await attempt.write(records(10, 15))
-        await attempt.checkpoint(3)
-        await attempt.write(records(15, 20))
-        await attempt.checkpoint(4)
-        await attempt.complete(4)  # also commits 3's part (3 was aborted or its notification lost)
-        await attempt.close()
-
-    run(scenario)
-    output = asyncio.run(visible_output(target))
-    assert sorted(output.values()) == [records(0, 10), records(10, 15), records(15, 20)]
-
-
-def test_a_part_spans_checkpoints_hidden_until_it_rolls_by_time(target: Target) -> None:
-    clock = ManualClock()
-    policy = RollingPolicy.default_rolling_policy(rollover_interval=10_000, inactivity_interval=500)
-    sink = file_sink(target, policy, clock, bucket_check_interval=100)
-
-    async def scenario() -> None:
-        attempt = await Attempt(sink, target, clock=clock).start()
-        await attempt.write(records(0, 5))
-        await attempt.checkpoint(1)
-        await attempt.complete(1)
-        clock.now += 200
-        await attempt.write(records(5, 10))
-        await attempt.checkpoint(2)
-        await attempt.complete(2)
-        hidden = await listing(target)
-        assert await visible_output(target) == {} and len(hidden) == 2  # one segment per checkpoint
-        assert all(re.fullmatch(rf"\.part-{UID}-0\.inprogress\.[0-9a-f]{{32}}", p) for p in hidden)
-        clock.now += 500  # inactive for 500 ms: rolls at the next check
-        await attempt.checkpoint(3)
-        await attempt.complete(3)
-        assert list((await visible_output(target)).values()) == [records(0, 10)]
-        assert [p for p in await listing(target) if not is_visible(p)] == []
-        await attempt.close()
-
-    run(scenario)
-
-
-def test_hidden_names_until_committed_and_the_output_file_config(target: Target) -> None:
-    config = OutputFileConfig.builder().with_part_prefix("out").with_part_suffix(".txt").build()
-    sink = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy(),
-                     output_file_config=config)
-
-    async def scenario() -> None:
-        attempt = await Attempt(sink, target).start()
-        await attempt.write(records(0, 3))
-        await attempt.checkpoint(1)
-        pending = await listing(target)
-        assert len(pending) == 1
-        assert re.fullmatch(rf"\.out-{UID}-0\.txt\.inprogress\.[0-9a-f]{{32}}", pending[0])
-        await attempt.complete(1)
-        finished = await listing(target)
-        assert len(finished) == 1 and re.fullmatch(rf"out-{UID}-0\.txt", finished[0])
-        assert finished[0] == pending[0][1:].split(".inprogress.")[0]
-        await attempt.close()
-
-    run(scenario)
-
-
-def test_bucket_assigners_choose_directories(target: Target) -> None:
-    clock = ManualClock()
-
-    class ByParity(BucketAssigner):
-        def get_bucket_id(self, element: int, context: BucketAssignerContext) -> str:
-            return f"parity={'even' if element % 2 == 0 else 'odd'}/n"
-
-    async def scenario() -> None:
-        hourly = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy(), clock,
-                           bucket_assigner=BucketAssigner.date_time_bucket_assigner())
-        attempt = await Attempt(hourly, target, clock=clock).start()
-        await attempt.write(["a"])
-        clock.now += 3600 * 1000
-        await attempt.write(["b"])
-        await attempt.end()
-        by_parity = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy(), clock,
-                              bucket_assigner=ByParity())
-        await (await Attempt(by_parity, target, checkpointing=False).start()).write([1, 2, 3])
-        attempt = await Attempt(by_parity, target, checkpointing=False).start()
-        await attempt.write([4, 5, 6])
-        await attempt.end()
-
-    run(scenario)
-    output = asyncio.run(visible_output(target))
-    assert {path.rsplit("/", 1)[0]: lines for path, lines in output.items()} == {
-        "2024-03-05--07": ["a"], "2024-03-05--08": ["b"],
-        "parity=even/n": ["4", "6"], "parity=odd/n": ["5"]}  # the first writer never ended
-
-
-def test_commit_is_idempotent(target: Target) -> None:
-    """Committing again after a restart changes nothing, also once the output was consumed."""
-    sink = file_sink(target, RollingPolicy.on_checkpoint_rolling_policy())
-    sink.configure(target.configuration)
-
-    async def scenario() -> None:
-        writer = sink.create_writer(0, 1)
-        await writer.write_batch(records(0, 4))
-        committables = await writer.prepare_commit()
-        writer.close()
-        committer = sink.create_committer()
-        await committer.commit(committables)
-        await committer.commit(committables)
-        assert lines_of(await visible_output(target)) == records(0, 4)
-        storage = storage_for(target.base_path, target.configuration)
-        await storage.delete(committables[0].final_path)  # a reader moved the file away
-        await committer.commit(committables)
-        assert await listing(target) == []
-        await storage.close()
-        await committer.close()
-        await settle()
-
-    run(scenario)
-
-
-def test_without_checkpointing_end_of_input_commits_everything(target: Target) -> None:
-    sink = file_sink(target, RollingPolicy.default_rolling_policy(part_size=100))
-
-    async def scenario() -> None:
-        attempt = await Attempt(sink, target, checkpointing=False).start()
-        await attempt.write(records(0, 40))
-        assert await visible_output(target) == {}
-        await attempt.end()
-
-    run(scenario)
-    assert sorted(lines_of(asyncio.run(visible_output(target)))) == records(0, 40)
+class TestFileSinkOnFile(FileSinkContract):
+    @pytest.fixture
+    def target(self, tmp_path: Path) -> Target:
+        return Target(f"file://{tmp_path}/out", {})
 
 
 def test_an_invalid_bucket_id_fails_the_write(tmp_path: Path) -> None:

@@ -1,0 +1,168 @@
+"""The JobMaster's restart on a manual clock, with stand-ins for the TaskManagers and the slot
+pool: it redeploys once every task of the failed attempt is terminal (woken by the last task
+state, bounded by the cancel timeout) and the restart delay has passed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.unit.manual_clock import ManualScheduler
+from weir.checkpoint import CheckpointMetadata, CheckpointSettings
+from weir.graph.deployment import TaskDeployment, TaskManagerInfo
+from weir.jobmanager.job_master import CANCEL_TIMEOUT_S, JobMaster
+from weir.jobmanager.job_status import IllegalTransitionError
+from weir.jobmanager.restart_strategy import FixedDelayRestartStrategy
+from weir.jobmanager.scheduler import SlotAssignment, assign_slots
+from weir.jobmanager.subtasks import SubtaskStates
+from weir.proto import jobmanager_pb2 as pb
+
+RESTART_DELAY_S = 2.0
+
+
+def source_graph(parallelism: int) -> pb.JobGraph:
+    graph = pb.JobGraph(name="job")
+    graph.vertices.add(id="src", name="src", parallelism=parallelism, max_parallelism=128,
+                       is_source=True)
+    return graph
+
+
+class RemoteMethod:
+    """``actor.method.remote(argument)`` of a Ray actor: records the call and completes."""
+
+    def __init__(self, record: Callable[[Any], None]) -> None:
+        self._record = record
+
+    def remote(self, argument: Any) -> asyncio.Future[None]:
+        self._record(argument)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class FakeTaskManager:
+    """Takes deployments and cancellations; the test reports the tasks' states."""
+
+    def __init__(self) -> None:
+        self.deployed: list[TaskDeployment] = []
+        self.cancelled: list[str] = []
+        self.deploy_task = RemoteMethod(self.deployed.append)
+        self.cancel_job = RemoteMethod(self.cancelled.append)
+
+    def attempts(self) -> list[int]:
+        return [d.attempt for d in self.deployed]
+
+
+@dataclass
+class SlotPool:
+    handles: dict[str, Any] = field(default_factory=lambda: {"tm-0": FakeTaskManager()})
+
+    def allocate(self, graph: pb.JobGraph) -> tuple[SlotAssignment, dict[str, TaskManagerInfo]]:
+        return (assign_slots(graph, {"tm-0": 4}),
+                {"tm-0": TaskManagerInfo("tm-0", "127.0.0.1", 0, 4)})
+
+    def release(self, assignment: SlotAssignment) -> None:
+        pass
+
+    async def wait_for_slots(self, graph: pb.JobGraph, timeout_s: float) -> None:
+        pass
+
+
+class NoCheckpoints:
+    async def latest_completed(self) -> tuple[CheckpointMetadata, str] | None:
+        return None
+
+    def checkpoint_uri(self, checkpoint_id: int) -> str:
+        return f"memory:///chk-{checkpoint_id}"
+
+    async def write_metadata(self, target_uri: str, metadata: CheckpointMetadata) -> None:
+        pass
+
+    async def retain(self, num_retained: int) -> None:
+        pass
+
+    async def discard(self, target_uri: str) -> None:
+        pass
+
+
+async def running_job(scheduler: ManualScheduler) -> tuple[JobMaster, FakeTaskManager]:
+    """Two source subtasks RUNNING in attempt 0; one restart allowed."""
+    graph, pool = source_graph(2), SlotPool()
+    master = JobMaster("job", graph, pool, {}, CheckpointSettings(), NoCheckpoints(),
+                       FixedDelayRestartStrategy(1, int(RESTART_DELAY_S * 1000)),
+                       on_terminal=lambda master: None, scheduler=scheduler,
+                       clock=lambda: scheduler.now, wall_clock=lambda: 1_700_000_000.0)
+    await master.start(*pool.allocate(graph))
+    for subtask in (0, 1):
+        report(master, subtask, pb.TASK_RUNNING)
+    return master, pool.handles["tm-0"]
+
+
+def report(master: JobMaster, subtask: int, state: int, attempt: int = 0) -> None:
+    master.update_task(pb.TaskExecutionStateUpdate(
+        task=pb.TaskId(job_id="job", attempt=attempt, vertex_id="src", subtask=subtask),
+        state=state, failure_cause="boom" if state == pb.TASK_FAILED else ""))
+
+
+def test_the_restart_waits_for_the_last_task_state_then_for_the_delay() -> None:
+    async def scenario() -> None:
+        scheduler = ManualScheduler()
+        master, taskmanager = await running_job(scheduler)
+        report(master, 0, pb.TASK_FAILED)
+        assert master.state == pb.RESTARTING
+        await scheduler.advance(RESTART_DELAY_S + 1)  # past the delay: subtask 1 is cancelling
+        assert taskmanager.cancelled == ["job"] and taskmanager.attempts() == [0, 0]
+
+        report(master, 1, pb.TASK_CANCELED)  # long before the cancel timeout
+        await scheduler.advance(RESTART_DELAY_S - 0.1)
+        assert taskmanager.attempts() == [0, 0]  # the delay counts from the last state
+        await scheduler.advance(0.1)
+        assert taskmanager.attempts() == [0, 0, 1, 1]
+        assert master.state == pb.RUNNING and master.attempt == 1
+    asyncio.run(scenario())
+
+
+def test_a_task_that_never_reports_delays_the_restart_by_the_cancel_timeout_only() -> None:
+    async def scenario() -> None:
+        scheduler = ManualScheduler()
+        master, taskmanager = await running_job(scheduler)
+        report(master, 0, pb.TASK_FAILED)
+        await scheduler.advance(CANCEL_TIMEOUT_S - 0.1)
+        assert taskmanager.attempts() == [0, 0]
+        await scheduler.advance(0.1)
+        await scheduler.advance(RESTART_DELAY_S)
+        assert taskmanager.attempts() == [0, 0, 1, 1] and master.state == pb.RUNNING
+        report(master, 1, pb.TASK_CANCELED, attempt=0)  # late, from the old attempt
+        assert master.state == pb.RUNNING
+    asyncio.run(scenario())
+
+
+def test_subtask_states_follow_the_task_lifecycle_and_signal_when_all_are_terminal() -> None:
+    async def scenario() -> None:
+        scheduler = ManualScheduler()
+        states = SubtaskStates()
+        states.reset({("src", 0): "tm-0", ("src", 1): "tm-1"})
+        waiting = asyncio.ensure_future(states.wait_all_terminal(10.0, scheduler))
+        assert states.update(("src", 0), pb.TASK_FINISHED) is not None
+        with pytest.raises(IllegalTransitionError):
+            states.update(("src", 1), pb.TASK_CREATED)
+        assert states.update(("src", 0), pb.TASK_FAILED) is None  # late: already terminal
+        assert states.update(("other", 0), pb.TASK_RUNNING) is None
+        await scheduler.advance(0)
+        assert not waiting.done() and not states.all_terminal
+
+        assert states.mark_lost("tm-1")
+        await scheduler.advance(0)
+        assert waiting.done() and await waiting
+        assert states.all_terminal and not states.all_finished
+        assert states.live_taskmanagers() == set()
+
+        states.reset({("src", 0): "tm-0"})  # the next attempt
+        waiting = asyncio.ensure_future(states.wait_all_terminal(10.0, scheduler))
+        await scheduler.advance(10.0)
+        assert waiting.done() and not waiting.result()  # timed out on the manual clock
+    asyncio.run(scenario())
