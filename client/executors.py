@@ -1,7 +1,9 @@
 """Where ``env.execute()`` sends a job (Flink's PipelineExecutor).
 
 In order: the context installed by ``weir run``; a JobManager named by
-``WEIR_JOBMANAGER`` or the ``jobmanager.address`` option; otherwise the
+``WEIR_JOBMANAGER`` or the ``jobmanager.address`` option (its token from ``WEIR_TOKEN``
+or the file ``WEIR_TOKEN_FILE``; over TLS trusting the PEM file ``WEIR_TLS_CA`` or
+``security.ssl.rest.ca``); otherwise the
 embedded local cluster, found through the ``weir.executors`` entry point so
 the client never imports the runtime.
 
@@ -26,6 +28,7 @@ from weir.common.job_client import JobClient
 from weir.config import Configuration
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
+from weir.rpc.credentials import resolve_tls_ca, resolve_token
 from weir.rpc.errors import WeirError
 
 __all__ = [
@@ -42,7 +45,6 @@ __all__ = [
 ]
 
 JOBMANAGER_ENV = "WEIR_JOBMANAGER"
-TOKEN_ENV = "WEIR_TOKEN"
 SAVEPOINT_PATH = "execution.savepoint.path"
 IGNORE_UNCLAIMED_STATE = "execution.savepoint.ignore-unclaimed-state"
 
@@ -100,19 +102,22 @@ class ExecutorFactory(Protocol):
 
 class RemoteExecutor:
     """Submits to a running JobManager; ``on_submitted`` is called with each new job's id;
-    ``restore`` (from ``weir run -s``) overrides the job's own savepoint settings."""
+    ``restore`` (from ``weir run -s``) overrides the job's own savepoint settings;
+    ``tls_ca`` (PEM) makes the connection TLS."""
 
     def __init__(self, address: str, token: str | None = None, detached: bool = False,
                  on_submitted: Callable[[str], None] | None = None,
-                 restore: SavepointRestoreSettings | None = None) -> None:
+                 restore: SavepointRestoreSettings | None = None,
+                 tls_ca: bytes | None = None) -> None:
         self._address = address
         self._token = token
+        self._tls_ca = tls_ca
         self._detached = detached
         self._on_submitted = on_submitted
         self._restore = restore or SavepointRestoreSettings()
 
     def execute(self, job_graph: pb.JobGraph, *, collect: bool = False) -> JobClient:
-        rpc = JobManagerClient(self._address, self._token)
+        rpc = JobManagerClient(self._address, self._token, tls_root_certificates=self._tls_ca)
         job_id = submit_job(rpc, job_graph, self._restore.to_configuration())
         if self._on_submitted is not None:
             self._on_submitted(job_id)
@@ -135,6 +140,7 @@ class SubmissionContext:
     on_submitted: Callable[[str], None] | None = None
     restore: SavepointRestoreSettings = field(default_factory=SavepointRestoreSettings)
     submitted_job_ids: list[str] = field(default_factory=list)
+    tls_ca: bytes | None = None  # PEM the JobManager's certificate chains to; None: plain gRPC
 
     def job_submitted(self, job_id: str) -> None:
         self.submitted_job_ids.append(job_id)
@@ -164,10 +170,11 @@ def executor_for(configuration: Configuration) -> PipelineExecutor:
     context = _context.get()
     if context is not None:
         return RemoteExecutor(context.address, context.token, context.detached,
-                              context.job_submitted, context.restore)
+                              context.job_submitted, context.restore, context.tls_ca)
     address = os.environ.get(JOBMANAGER_ENV) or configuration.get_string("jobmanager.address")
     if address:
-        return RemoteExecutor(address, os.environ.get(TOKEN_ENV))
+        return RemoteExecutor(address, resolve_token(None, None, os.environ),
+                              tls_ca=resolve_tls_ca(None, os.environ, configuration.to_dict()))
     found = entry_points(group="weir.executors", name="local")
     if not found:
         raise WeirError("no JobManager configured and the embedded cluster is not installed: "

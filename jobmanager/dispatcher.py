@@ -9,7 +9,14 @@ import uuid
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from weir.checkpoint import checkpoint_settings, join_uri, load_savepoint, savepoint_dir_name
+from weir.checkpoint import (
+    CheckpointStorageError,
+    checkpoint_settings,
+    join_uri,
+    load_savepoint,
+    savepoint_dir_name,
+    storage_for,
+)
 from weir.config import ConfigError
 from weir.graph.deployment import TaskManagerInfo
 from weir.jobmanager.checkpoint_store import JobCheckpointStore
@@ -168,6 +175,8 @@ class Dispatcher:
         if not target:
             raise JobSubmissionError("no savepoint directory: give one, or set "
                                      "state.savepoints.dir")
+        await _check_savepoint_directory(target, {**self.configuration,
+                                                  **master.graph.configuration})
         return await master.trigger_savepoint(join_uri(target, savepoint_dir_name(job_id)), stop)
 
     # ---------------------------------------------------------------- reports
@@ -206,6 +215,25 @@ class Dispatcher:
             await master.output.add_lines(list(output.print_lines))
         if output.collected_batch:
             await master.output.add_batch(output.collected_batch)
+
+
+async def _check_savepoint_directory(target: str, configuration: Mapping[str, str]) -> None:
+    """Fail before any task snapshots when the savepoint directory cannot take files.
+
+    Raises:
+        JobSubmissionError: naming the directory and why it is not writable.
+    """
+    try:
+        storage = storage_for(target, configuration)
+    except CheckpointStorageError as error:
+        raise JobSubmissionError(f"invalid savepoint directory {target}: {error}") from None
+    try:
+        await storage.check_writable()
+    except CheckpointStorageError as error:
+        cause = error.__cause__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else error
+        raise JobSubmissionError(f"the savepoint directory {target} is not writable "
+                                 f"({reason})") from None
 
 
 def _slots_on(assignment: SlotAssignment, tm: str) -> int:

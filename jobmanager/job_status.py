@@ -8,6 +8,7 @@ __all__ = [
     "JOB_TERMINAL",
     "TASK_TERMINAL",
     "IllegalTransitionError",
+    "cancel_refusal",
     "check_job_transition",
     "check_task_transition",
 ]
@@ -43,6 +44,20 @@ def check_job_transition(current: int, target: int) -> None:
     if target not in _JOB_TRANSITIONS.get(current, frozenset()):
         raise IllegalTransitionError(
             f"job cannot go from {pb.JobState.Name(current)} to {pb.JobState.Name(target)}")
+
+
+_ENDED_AS: dict[int, str] = {pb.FINISHED: "already finished", pb.CANCELED: "was already cancelled",
+                             pb.FAILED: "already failed"}
+
+
+def cancel_refusal(job_id: str, state: int) -> str | None:
+    """Why a job in ``state`` cannot be cancelled, or None when it can: a job that already
+    ended (Flink's ``FlinkJobTerminatedWithoutCancellationException``)."""
+    ended = _ENDED_AS.get(state)
+    if ended is None:
+        return None
+    return (f"job {job_id} {ended} (state {pb.JobState.Name(state)}); there is nothing to "
+            "cancel")
 
 
 def check_task_transition(current: int, target: int) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 import ray
 
+from weir.config.internal_ssl import InternalSslOptions
 from weir.graph.deployment import TaskManagerInfo
 
 __all__ = ["RAY_NAMESPACE", "TASKMANAGER_RAY_RESOURCES", "RayResourceManager",
@@ -51,7 +52,12 @@ def taskmanager_ray_resources(configuration: Mapping[str, str]) -> dict[str, flo
 
 @dataclass(frozen=True)
 class TaskManagerSpec:
-    """How to start TaskManagers."""
+    """How to start TaskManagers.
+
+    ``cluster_secret`` is what TaskManagers prove to each other on every data connection
+    (the JobManager makes it when it starts; never logged, hence not in the repr);
+    ``internal_ssl`` turns TLS on for those connections.
+    """
 
     count: int
     slots: int
@@ -61,6 +67,11 @@ class TaskManagerSpec:
     advertised_host: str | None = None
     num_cpus: float = 0
     resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources
+    cluster_secret: bytes | None = field(default=None, repr=False)
+    internal_ssl: InternalSslOptions | None = None
+    # PEM certificates TaskManagers trust when they call the JobManager's gRPC port over
+    # TLS (None: plain gRPC).
+    jobmanager_tls_ca: bytes | None = None
 
 
 def _actor_class() -> Any:
@@ -99,7 +110,8 @@ class RayResourceManager:
             name=name, namespace=RAY_NAMESPACE, num_cpus=spec.num_cpus,
             resources=dict(spec.resources), max_concurrency=1000, scheduling_strategy="SPREAD",
         ).remote(name, spec.jobmanager_address, spec.token, spec.slots, spec.bind_host,
-                 spec.advertised_host)
+                 spec.advertised_host, cluster_secret=spec.cluster_secret,
+                 internal_ssl=spec.internal_ssl, jobmanager_tls_ca=spec.jobmanager_tls_ca)
         info: TaskManagerInfo = await handle.start.remote()
         self.handles[name] = handle
         self.infos[name] = info

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 
 import grpc
 
+from weir.config.internal_ssl import InternalSslOptions
 from weir.jobmanager.dispatcher import Dispatcher
 from weir.jobmanager.resource_manager import (
     RayResourceManager,
@@ -15,6 +17,7 @@ from weir.jobmanager.resource_manager import (
 )
 from weir.jobmanager.server import create_server
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES
+from weir.rpc.credentials import ServerTls
 
 __all__ = ["JobManager", "JobManagerConfig"]
 
@@ -33,6 +36,8 @@ class JobManagerConfig:
     taskmanager_bind_host: str = "127.0.0.1"
     # Cluster configuration with Flink's keys (checkpoints, S3, restart strategy, …).
     configuration: dict[str, str] = field(default_factory=dict)
+    # TLS on the gRPC port (clients and TaskManagers alike); None: plain gRPC.
+    tls: ServerTls | None = None
 
 
 class JobManager:
@@ -53,11 +58,14 @@ class JobManager:
 
     async def start(self) -> None:
         config = self.config
+        internal_ssl = InternalSslOptions.from_configuration(config.configuration)
         self._resources = RayResourceManager()
         dispatcher = Dispatcher(self._resources, config.configuration)
         self._server = create_server(dispatcher, config.token, config.max_message_bytes)
+        bind = f"{config.host}:{config.port}"
         try:
-            self.port = self._server.add_insecure_port(f"{config.host}:{config.port}")
+            self.port = (self._server.add_secure_port(bind, config.tls.server_credentials())
+                         if config.tls else self._server.add_insecure_port(bind))
         except RuntimeError as error:
             raise OSError(f"cannot listen on {config.host}:{config.port}: {error}") from None
         await self._server.start()
@@ -67,7 +75,10 @@ class JobManager:
                             bind_host=config.taskmanager_bind_host,
                             advertised_host=config.advertised_host if remote_taskmanagers
                             else None,
-                            resources=taskmanager_ray_resources(config.configuration)),
+                            resources=taskmanager_ray_resources(config.configuration),
+                            cluster_secret=secrets.token_bytes(32), internal_ssl=internal_ssl,
+                            jobmanager_tls_ca=config.tls.trusted_certificates if config.tls
+                            else None),
             dispatcher.taskmanager_lost)
         await dispatcher.recover_jobs()
         log.info("JobManager listening on %s:%s", config.host, self.port)

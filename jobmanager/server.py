@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from weir.jobmanager.dispatcher import Dispatcher, JobSubmissionError, UnknownJobError
+from weir.jobmanager.job_status import cancel_refusal
 from weir.proto import jobmanager_pb2 as pb
 from weir.proto import jobmanager_pb2_grpc as pb_grpc
 from weir.rpc.auth import AUTHORIZATION_KEY, channel_options
@@ -70,7 +71,11 @@ class JobManagerServicer(pb_grpc.JobManagerServicer):
 
     async def CancelJob(self, request: pb.CancelJobRequest,
                         context: grpc.aio.ServicerContext) -> pb.CancelJobResponse:
-        (await self._job(request.job_id, context)).cancel()
+        master = await self._job(request.job_id, context)
+        refusal = cancel_refusal(request.job_id, master.state)
+        if refusal:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, refusal)
+        master.cancel()
         return pb.CancelJobResponse()
 
     async def TriggerSavepoint(self, request: pb.TriggerSavepointRequest,

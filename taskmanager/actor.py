@@ -1,4 +1,5 @@
-"""The TaskManager Ray actor: a thin adapter that deploys and cancels StreamTasks.
+"""The TaskManager Ray actor: a thin adapter that deploys and cancels StreamTasks and
+posts them control messages.
 
 All of a TaskManager's tasks, its data connections and its JobManager client
 run on the actor's asyncio event loop.
@@ -10,9 +11,15 @@ import asyncio
 import logging
 import os
 
+from weir.config.internal_ssl import InternalSslOptions
 from weir.graph.deployment import TaskDeployment, TaskManagerInfo
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id
+from weir.taskmanager.mailbox import (
+    NotifyCheckpointAborted,
+    NotifyCheckpointComplete,
+    TriggerCheckpoint,
+)
 from weir.taskmanager.network.environment import NetworkEnvironment
 from weir.taskmanager.network.events import CheckpointBarrier
 from weir.taskmanager.task import StreamTask
@@ -25,30 +32,45 @@ TaskKey = tuple[str, int, str, int]
 
 
 class TaskManagerActor:
-    """Runs subtasks in ``slots`` slots; the JobManager decides what goes where."""
+    """Runs subtasks in ``slots`` slots; the JobManager decides what goes where.
+
+    ``cluster_secret`` (from the JobManager) is what peers must prove to hold before this
+    TaskManager reads anything they send on its data port; ``internal_ssl`` adds TLS.
+    """
 
     def __init__(self, name: str, jobmanager_address: str, token: str | None, slots: int,
-                 bind_host: str = "127.0.0.1", advertised_host: str | None = None) -> None:
+                 bind_host: str = "127.0.0.1", advertised_host: str | None = None, *,
+                 cluster_secret: bytes | None = None,
+                 internal_ssl: InternalSslOptions | None = None,
+                 jobmanager_tls_ca: bytes | None = None) -> None:
         self._name = name
         self._jobmanager_address = jobmanager_address
         self._token = token
+        self._jobmanager_tls_ca = jobmanager_tls_ca  # PEM; None: the JobManager is plain gRPC
         self._slots = slots
         self._bind_host = bind_host
         self._advertised_host = advertised_host or bind_host
         self._tasks: dict[TaskKey, tuple[StreamTask, asyncio.Task[None]]] = {}
-        self._network = NetworkEnvironment(bind_host)
+        self._network = NetworkEnvironment(bind_host, cluster_secret=cluster_secret,
+                                           internal_ssl=internal_ssl)
         self._gateway: JobManagerGateway | None = None
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def start(self) -> TaskManagerInfo:
         """Open the data port and start heartbeats; returns where peers reach this TaskManager."""
         port = await self._network.start()
-        self._gateway = JobManagerGateway(self._jobmanager_address, self._token)
+        self._gateway = JobManagerGateway(self._jobmanager_address, self._token,
+                                          tls_root_certificates=self._jobmanager_tls_ca)
         self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeats())
         return TaskManagerInfo(self._name, self._advertised_host, port, self._slots)
 
     async def ping(self) -> int:
         return os.getpid()
+
+    async def info(self) -> TaskManagerInfo:
+        """Where peers reach this TaskManager's data port (as ``start`` returned)."""
+        return TaskManagerInfo(self._name, self._advertised_host, self._network.port,
+                               self._slots)
 
     async def wait_for_death(self) -> None:
         """Never returns: the JobManager awaits it to learn when this actor dies."""
@@ -72,21 +94,23 @@ class TaskManagerActor:
                                  timestamp_ms: int, target_uri: str) -> None:
         """Checkpoint ``checkpoint_id`` starts at these subtasks (sources, or subtasks
         whose input ended)."""
-        barrier = CheckpointBarrier(checkpoint_id, timestamp_ms, target_uri)
+        trigger = TriggerCheckpoint(CheckpointBarrier(checkpoint_id, timestamp_ms, target_uri))
         for vertex_id, subtask in tasks:
             entry = self._tasks.get((job_id, attempt, vertex_id, subtask))
             if entry is not None:
-                entry[0].trigger_checkpoint(barrier)
+                entry[0].post(trigger)
 
     async def notify_checkpoint_complete(self, job_id: str, attempt: int, checkpoint_id: int,
                                          final: bool) -> None:
+        complete = NotifyCheckpointComplete(checkpoint_id, final)
         for task in self._tasks_of(job_id, attempt):
-            task.notify_checkpoint_complete(checkpoint_id, final)
+            task.post(complete)
 
     async def notify_checkpoint_aborted(self, job_id: str, attempt: int,
                                         checkpoint_id: int) -> None:
+        aborted = NotifyCheckpointAborted(checkpoint_id)
         for task in self._tasks_of(job_id, attempt):
-            task.notify_checkpoint_aborted(checkpoint_id)
+            task.post(aborted)
 
     async def cancel_job(self, job_id: str) -> None:
         """Cancel every task of ``job_id`` (any attempt) and wait until they stopped."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import grpc
-
 from weir.graph.deployment import TaskDeployment
 from weir.proto import jobmanager_pb2 as pb
 from weir.proto import jobmanager_pb2_grpc as pb_grpc
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES, bearer_metadata, channel_options
+from weir.rpc.credentials import aio_channel
 
 __all__ = ["JobManagerGateway", "TaskOutputReporter", "task_id"]
 
@@ -18,12 +17,16 @@ def task_id(deployment: TaskDeployment) -> pb.TaskId:
 
 
 class JobManagerGateway:
-    """Reports task states, output and heartbeats. Created on the TaskManager's event loop."""
+    """Reports task states, output and heartbeats. Created on the TaskManager's event loop.
+
+    Over TLS when ``tls_root_certificates`` (PEM, from the JobManager) are given.
+    """
 
     def __init__(self, address: str, token: str | None,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
-        self._channel = grpc.aio.insecure_channel(address,
-                                                  options=channel_options(max_message_bytes))
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 tls_root_certificates: bytes | None = None) -> None:
+        self._channel = aio_channel(address, channel_options(max_message_bytes),
+                                    tls_root_certificates)
         self._stub = pb_grpc.JobManagerInternalStub(self._channel)
         self._metadata = bearer_metadata(token)
 

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from typing import IO
 
 from weir.cli.tables import (
+    MAX_CELL_WIDTH,
     RIGHT,
+    escape_control,
     format_count,
     format_duration,
     format_timestamp,
@@ -32,6 +34,8 @@ __all__ = [
 ]
 
 _NONE = "-"
+# Chained vertices have long names ("Source: x -> Map -> Sink: y"): let them be wider.
+_VERTEX_NAME_WIDTH = 2 * MAX_CELL_WIDTH
 
 
 def list_jobs(rpc: JobManagerClient, out: IO[str], now: float) -> int:
@@ -47,6 +51,8 @@ def describe_job(rpc: JobManagerClient, job_id: str, out: IO[str], now: float) -
 
 
 def cancel_job(rpc: JobManagerClient, job_id: str, out: IO[str]) -> int:
+    """Cancel the job; the JobManager refuses (a WeirError saying the job's state) when
+    it already ended."""
     rpc.cancel_job(job_id)
     out.write(f"Cancelled job {job_id}.\n")
     return 0
@@ -81,7 +87,8 @@ def job_details_text(job: pb.JobDetails, now: float) -> str:
     if job.vertices:
         sections.append(_vertices_table(job.vertices))
     if job.failure_cause:
-        sections.append("Failure cause:\n" + job.failure_cause.rstrip())
+        cause = "\n".join(map(escape_control, job.failure_cause.rstrip().splitlines()))
+        sections.append("Failure cause:\n" + cause)
     return "\n\n".join(sections)
 
 
@@ -110,7 +117,8 @@ def _header(job: pb.JobDetails, now: float) -> str:
                           if counts.restored_id else _NONE),
     ]
     width = max(len(label) for label, _ in fields) + 1
-    return "\n".join(f"{label + ':':<{width}} {value}" for label, value in fields)
+    return "\n".join(f"{label + ':':<{width}} {escape_control(value)}"
+                     for label, value in fields)
 
 
 def _vertices_table(vertices: Sequence[pb.VertexDetails]) -> str:
@@ -132,4 +140,5 @@ def _vertices_table(vertices: Sequence[pb.VertexDetails]) -> str:
             ))
     headers = ("VERTEX", "PARALLELISM", "SUBTASK", "STATE", "TASKMANAGER", "RECORDS IN",
                "RECORDS OUT")
-    return render_table(headers, rows, align=("<", RIGHT, RIGHT, "<", "<", RIGHT, RIGHT))
+    return render_table(headers, rows, align=("<", RIGHT, RIGHT, "<", "<", RIGHT, RIGHT),
+                        max_widths=(_VERTEX_NAME_WIDTH,) + (MAX_CELL_WIDTH,) * 6)

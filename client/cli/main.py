@@ -18,9 +18,11 @@ from weir import __version__
 from weir.cli import jobs, savepoints
 from weir.cli.run import RunOptions, run_program
 from weir.config import ConfigError
-from weir.executors import JOBMANAGER_ENV, TOKEN_ENV, SavepointRestoreSettings
+from weir.executors import JOBMANAGER_ENV, SavepointRestoreSettings
 from weir.graph.generator import InvalidJobError
 from weir.rpc.client import DEFAULT_JOBMANAGER_ADDRESS, JobManagerClient
+from weir.rpc.credentials import TLS_CA_ENV, TOKEN_ENV, TOKEN_FILE_ENV, resolve_tls_ca
+from weir.rpc.credentials import resolve_token as resolve_token_sources
 from weir.rpc.errors import WeirError
 
 __all__ = ["build_parser", "main", "resolve_address", "resolve_token"]
@@ -58,13 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     connection.add_argument(
         "--jobmanager", metavar="HOST:PORT",
         help=f"the JobManager (default: ${JOBMANAGER_ENV}, else {DEFAULT_JOBMANAGER_ADDRESS})")
-    connection.add_argument("--token", metavar="T",
-                            help=f"the JobManager's bearer token (default: ${TOKEN_ENV})")
+    token = connection.add_mutually_exclusive_group()
+    token.add_argument("--token-file", metavar="PATH",
+                       help=f"a file holding the JobManager's bearer token (default: "
+                            f"${TOKEN_ENV}, else the file ${TOKEN_FILE_ENV})")
+    token.add_argument("--token", metavar="T",
+                       help="the token itself (other local users can read it in the process "
+                            "list: prefer --token-file)")
+    connection.add_argument("--tls-ca", metavar="PEM",
+                            help=f"connect over TLS, trusting the certificates in this file "
+                                 f"(default: ${TLS_CA_ENV}; without it: plain gRPC)")
 
     run = commands.add_parser(
         "run", parents=[connection], help="run a Python program; its env.execute() submits",
-        usage="weir run FILE [-p N] [-d] [-s PATH [-n]] [--jobmanager HOST:PORT] [--token T] "
-              "[-- ARGS ...]",
+        usage="weir run FILE [-p N] [-d] [-s PATH [-n]] [--jobmanager HOST:PORT] "
+              "[--token-file PATH] [--tls-ca PEM] [-- ARGS ...]",
         epilog="Arguments after -- are passed to the program as sys.argv[1:].")
     run.add_argument("file", metavar="FILE", help="the Python program defining the job")
     run.add_argument("-p", "--parallelism", type=_positive_int, metavar="N",
@@ -125,9 +135,15 @@ def resolve_address(option: str | None, environ: Mapping[str, str]) -> str:
     return address
 
 
-def resolve_token(option: str | None, environ: Mapping[str, str]) -> str | None:
-    """The bearer token: ``--token``, else ``$WEIR_TOKEN``, else none."""
-    return option or environ.get(TOKEN_ENV) or None
+def resolve_token(option: str | None, environ: Mapping[str, str],
+                  token_file: str | None = None) -> str | None:
+    """The bearer token: ``--token``, else the file ``--token-file``, else ``$WEIR_TOKEN``,
+    else the file ``$WEIR_TOKEN_FILE``, else none.
+
+    Raises:
+        ConfigError: a token file that cannot be read or holds no token.
+    """
+    return resolve_token_sources(option, token_file, environ)
 
 
 def _dispatch(args: list[str], out: IO[str], err: IO[str]) -> int:
@@ -143,12 +159,14 @@ def _dispatch(args: list[str], out: IO[str], err: IO[str]) -> int:
         return exit_request.code if isinstance(exit_request.code, int) else EXIT_USAGE
 
     address = resolve_address(options.jobmanager, os.environ)
-    token = resolve_token(options.token, os.environ)
+    token = resolve_token(options.token, os.environ, options.token_file)
+    tls_ca = resolve_tls_ca(options.tls_ca, os.environ)
     if options.command == "run":
         return run_program(RunOptions(options.file, address, token, options.parallelism,
-                                      options.detached, tuple(job_args), _restore(options)),
+                                      options.detached, tuple(job_args), _restore(options),
+                                      tls_ca),
                            out, err)
-    with JobManagerClient(address, token) as rpc:
+    with JobManagerClient(address, token, tls_root_certificates=tls_ca) as rpc:
         return _run_command(rpc, options, out)
 
 

@@ -41,6 +41,7 @@ class RunOptions:
     detached: bool = False
     job_args: Sequence[str] = field(default_factory=tuple)
     restore: SavepointRestoreSettings = field(default_factory=SavepointRestoreSettings)
+    tls_ca: bytes | None = None  # PEM the JobManager's certificate chains to; None: plain gRPC
 
 
 def run_program(options: RunOptions, out: IO[str], err: IO[str]) -> int:
@@ -65,7 +66,7 @@ def run_program(options: RunOptions, out: IO[str], err: IO[str]) -> int:
         return EXIT_USAGE
     context = SubmissionContext(options.address, options.token, options.parallelism,
                                 options.detached, functools.partial(_announce, out),
-                                options.restore)
+                                options.restore, tls_ca=options.tls_ca)
     try:
         with submission_context(context), _program_environment(options.file, options.job_args):
             # An absolute path, as ``python FILE`` gives ``__main__`` since 3.9: the program's
@@ -141,7 +142,8 @@ def _report(context: SubmissionContext, path: str, out: IO[str], err: IO[str]) -
     if context.detached:
         return 0
     code = 0
-    with JobManagerClient(context.address, context.token) as rpc:
+    with JobManagerClient(context.address, context.token,
+                          tls_root_certificates=context.tls_ca) as rpc:
         for job_id in context.submitted_job_ids:
             code = max(code, _report_attached(rpc.get_job(job_id), out, err))
     return code

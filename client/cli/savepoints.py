@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 from typing import IO
 
 from weir.checkpoint import CheckpointStorageError, parse_storage_uri
-from weir.cli.tables import RIGHT, format_bytes, format_duration, format_timestamp, render_table
+from weir.cli.tables import (
+    MAX_CELL_WIDTH,
+    RIGHT,
+    format_bytes,
+    format_duration,
+    format_timestamp,
+    render_table,
+)
 from weir.common.job_status import JobStatus
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
@@ -118,4 +125,6 @@ def checkpoints_table(checkpoints: Sequence[pb.CheckpointInfo]) -> str:
              c.path or _NONE, c.failure_reason or _NONE)
             for c in sorted(checkpoints, key=lambda c: c.id)]
     headers = ("ID", "STATUS", "KIND", "TRIGGERED", "DURATION", "SIZE", "PATH", "FAILURE")
-    return render_table(headers, rows, align=(RIGHT, "<", "<", "<", RIGHT, RIGHT, "<", "<"))
+    # A path is only useful whole; the failure, last, pads nothing.
+    return render_table(headers, rows, align=(RIGHT, "<", "<", "<", RIGHT, RIGHT, "<", "<"),
+                        max_widths=(MAX_CELL_WIDTH,) * 6 + (None, None))

@@ -80,8 +80,8 @@ async def _in_thread(function: Callable[..., T], *args: object) -> T:
         raise
     except OSError as error:
         raise CheckpointStorageError(
-            f"{error.strerror or error} ({error.filename}); check that the checkpoint directory "
-            "is writable and its disk is not full") from error
+            f"{error.strerror or error} ({error.filename}); check that the directory is "
+            "writable and its disk is not full") from error
 
 
 def _write_file(file: Path, data: bytes, atomic: bool) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import builtins
 import hashlib
 import os
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -168,6 +169,17 @@ class CheckpointStorage(ABC):
                 f"{join_uri(self.uri, handle.path)} fails its checksum (sha256 {digest}, "
                 f"the checkpoint recorded {handle.sha256})")
         return data
+
+    async def check_writable(self) -> None:
+        """Write and delete a small probe file at the root (a directory is created), so
+        that a target that cannot take files fails before any work is done.
+
+        Raises:
+            CheckpointStorageError: the root cannot be written, saying why.
+        """
+        probe = f".weir-write-probe-{uuid.uuid4().hex[:12]}"
+        await self.write(probe, b"")
+        await self.delete(probe)
 
     @abstractmethod
     async def _put(self, path: str, data: bytes, atomic: bool) -> None: ...

@@ -10,10 +10,12 @@ import grpc
 from weir.proto import jobmanager_pb2 as pb
 from weir.proto import jobmanager_pb2_grpc as pb_grpc
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES, bearer_metadata, channel_options
+from weir.rpc.credentials import channel
 from weir.rpc.errors import (
     AuthenticationError,
     JobManagerUnavailableError,
     JobNotFoundError,
+    TlsError,
     WeirError,
 )
 
@@ -24,16 +26,20 @@ R = TypeVar("R")
 
 
 class JobManagerClient:
-    """Calls the JobManager at ``address`` (HOST:PORT), with a bearer token when given."""
+    """Calls the JobManager at ``address`` (HOST:PORT), with a bearer token when given, over
+    TLS when ``tls_root_certificates`` (PEM: the CA the JobManager's certificate chains to)
+    are given."""
 
     def __init__(self, address: str, token: str | None = None,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, tls_root_certificates: bytes | None = None) -> None:
         self.address = address
         self._metadata = bearer_metadata(token)
         self._max_message_bytes = max_message_bytes
         self._timeout_s = timeout_s
-        self._channel = grpc.insecure_channel(address, options=channel_options(max_message_bytes))
+        self._tls = tls_root_certificates is not None
+        self._channel = channel(address, channel_options(max_message_bytes),
+                                tls_root_certificates)
         self._stub = pb_grpc.JobManagerStub(self._channel)
 
     def close(self) -> None:
@@ -56,9 +62,14 @@ class JobManagerClient:
     def _translate(self, error: grpc.RpcError, job_id: str) -> Exception:
         code = error.code()  # type: ignore[attr-defined]
         details = error.details() or ""  # type: ignore[attr-defined]
+        if code == grpc.StatusCode.UNAVAILABLE and "handshake failed" in details.lower():
+            return TlsError(self.address, details)
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) \
                 and "Received message larger" not in details:
-            return JobManagerUnavailableError(self.address)
+            # A TLS port closes the connection of a plain client at once.
+            hint = ("if it serves TLS, pass the CA of its certificate with --tls-ca or "
+                    "WEIR_TLS_CA") if not self._tls and "Socket closed" in details else ""
+            return JobManagerUnavailableError(self.address, hint)
         if code == grpc.StatusCode.UNAUTHENTICATED:
             return AuthenticationError(self.address, token_sent=bool(self._metadata))
         if code == grpc.StatusCode.NOT_FOUND:

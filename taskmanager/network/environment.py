@@ -9,21 +9,37 @@ Handshake for a channel (Flink's credit-based protocol, producer-initiated):
    The producer sends one buffer per credit; each buffer the consumer task
    polls returns one credit.
 
+A TCP connection carries frames only after the cluster-secret handshake
+(``weir.taskmanager.network.handshake``) succeeded, inside TLS when
+``security.ssl.internal.enabled`` is set. A refused connection is closed and logged;
+the TaskManager's jobs go on.
+
 Everything here runs on the TaskManager's event loop; no locks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import ssl
 from typing import Any, Protocol
 
+from weir.config.internal_ssl import InternalSslOptions
 from weir.graph.deployment import ChannelKey
 from weir.taskmanager.network.credit import Credit
+from weir.taskmanager.network.handshake import (
+    HANDSHAKE_TIMEOUT_S,
+    HandshakeError,
+    authenticate_client,
+    authenticate_server,
+    checked_secret,
+)
 from weir.taskmanager.network.input_gate import InputGate
 from weir.taskmanager.network.transport import CREDIT, DATA, SUBSCRIBE, Connection
 
 __all__ = ["LocalOutputChannel", "NetworkEnvironment", "OutputChannel", "RemoteOutputChannel"]
 
+log = logging.getLogger(__name__)
 DEFAULT_INITIAL_CREDITS = 16
 
 
@@ -75,12 +91,23 @@ class _RemoteSubscriber:
 
 
 class NetworkEnvironment:
-    """Owns the TCP server and client connections and the channel bindings of one TaskManager."""
+    """Owns the TCP server and client connections and the channel bindings of one TaskManager.
+
+    Without ``cluster_secret`` only local channels work (``start`` and remote outputs
+    refuse); ``internal_ssl`` adds TLS beneath the handshake.
+    """
 
     def __init__(self, bind_host: str = "127.0.0.1",
-                 initial_credits: int = DEFAULT_INITIAL_CREDITS) -> None:
+                 initial_credits: int = DEFAULT_INITIAL_CREDITS, *,
+                 cluster_secret: bytes | None = None,
+                 internal_ssl: InternalSslOptions | None = None,
+                 handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S) -> None:
         self._bind_host = bind_host
         self._initial_credits = initial_credits
+        self._secret = None if cluster_secret is None else checked_secret(cluster_secret)
+        self._internal_ssl = internal_ssl
+        self._client_ssl: ssl.SSLContext | None = None
+        self._handshake_timeout_s = handshake_timeout_s
         self._server: asyncio.base_events.Server | None = None
         self._peers: dict[tuple[str, int], Connection] = {}
         self._connecting: dict[tuple[str, int], asyncio.Future[Connection]] = {}
@@ -92,9 +119,27 @@ class NetworkEnvironment:
         self.port = 0
 
     async def start(self, port: int = 0) -> int:
-        self._server = await asyncio.start_server(self._accept, self._bind_host, port)
+        """Open the data port (TLS-wrapped when configured); returns its number."""
+        self._require_secret()
+        server_ssl = None
+        if self._internal_ssl is not None:
+            server_ssl = self._internal_ssl.server_context()
+            self._client_context()  # a bad certificate fails here, not at the first channel
+        self._server = await asyncio.start_server(
+            self._accept, self._bind_host, port, ssl=server_ssl,
+            ssl_handshake_timeout=self._handshake_timeout_s if server_ssl else None)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
+
+    def _require_secret(self) -> bytes:
+        if self._secret is None:
+            raise RuntimeError("data connections between TaskManagers need the cluster secret")
+        return self._secret
+
+    def _client_context(self) -> ssl.SSLContext | None:
+        if self._internal_ssl is not None and self._client_ssl is None:
+            self._client_ssl = self._internal_ssl.client_context()
+        return self._client_ssl
 
     async def close(self) -> None:
         for connection in list(self._connections):
@@ -103,6 +148,17 @@ class NetworkEnvironment:
             self._server.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await authenticate_client(reader, writer, self._require_secret(),
+                                      self._handshake_timeout_s)
+        except HandshakeError as error:
+            writer.transport.abort()  # nothing to flush; frees the fd at once, TLS or not
+            log.warning("refused a data connection from %s: %s",
+                        _address(writer.get_extra_info("peername")), error)
+            return
+        except BaseException:  # cancelled (the TaskManager stops): never leak the socket
+            writer.transport.abort()
+            raise
         self._connections.add(Connection(reader, writer, self))
 
     # ----------------------------------------------------------- consumer side
@@ -144,6 +200,7 @@ class NetworkEnvironment:
                 self._local_outputs.pop(key, None)
 
     async def _connect(self, host: str, port: int) -> Connection:
+        self._require_secret()
         peer = (host, port)
         if peer in self._peers:
             return self._peers[peer]
@@ -152,8 +209,7 @@ class NetworkEnvironment:
             pending = asyncio.get_running_loop().create_future()
             self._connecting[peer] = pending
             try:
-                reader, writer = await asyncio.open_connection(host, port)
-                connection = Connection(reader, writer, self)
+                connection = await self._open_authenticated(host, port)
                 self._connections.add(connection)
                 self._peers[peer] = connection
                 pending.set_result(connection)
@@ -163,6 +219,20 @@ class NetworkEnvironment:
             finally:
                 del self._connecting[peer]
         return await asyncio.shield(pending)
+
+    async def _open_authenticated(self, host: str, port: int) -> Connection:
+        """Connect (over TLS when configured) and make the server prove itself."""
+        secret = self._require_secret()
+        client_ssl = self._client_context()
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=client_ssl,
+            ssl_handshake_timeout=self._handshake_timeout_s if client_ssl else None)
+        try:
+            await authenticate_server(reader, writer, secret, self._handshake_timeout_s)
+        except BaseException:  # a refused server, or cancelled: never leak the socket
+            writer.transport.abort()
+            raise
+        return Connection(reader, writer, self)
 
     # ---------------------------------------------------------------- binding
 
@@ -199,3 +269,9 @@ class NetworkEnvironment:
         for peer, known in list(self._peers.items()):
             if known is connection:
                 del self._peers[peer]
+
+
+def _address(peername: Any) -> str:
+    if isinstance(peername, tuple) and len(peername) >= 2:
+        return f"{peername[0]}:{peername[1]}"
+    return str(peername)

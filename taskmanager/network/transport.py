@@ -1,5 +1,8 @@
 """TCP connections between TaskManagers: length-prefixed pickled frames, one connection per peer.
 
+A ``Connection`` is made only for a peer that passed the cluster-secret handshake
+(``weir.taskmanager.network.handshake``): unpickling a frame runs code.
+
 Frames: ``(DATA, key, item)`` producer → consumer, ``(SUBSCRIBE, key, None)``
 producer → consumer when a remote output channel opens, ``(CREDIT, key, n)``
 consumer → producer. All logical channels between two TaskManagers share one
@@ -67,6 +70,7 @@ class Connection:
         except Exception:
             log.exception("data connection failed")
         finally:
+            self._writer.close()  # else a connection the peer closed stays in CLOSE-WAIT
             self._handler.on_connection_lost(self)
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 JOBS = Path(__file__).resolve().parent / "jobs"
 CONSOLE_SCRIPT = Path(sys.executable).with_name("weir")
-CLIENT_ENV = ("WEIR_JOBMANAGER", "WEIR_TOKEN")
+CLIENT_ENV = ("WEIR_JOBMANAGER", "WEIR_TOKEN", "WEIR_TOKEN_FILE", "WEIR_TLS_CA")
 
 
 @dataclass(frozen=True)

@@ -321,8 +321,9 @@ def test_hash_keeps_each_record_with_its_timestamp():
 
 def test_tcp_channels_share_a_connection_with_their_own_credit_and_in_band_events():
     async def scenario() -> None:
-        producer_side = NetworkEnvironment("127.0.0.1")
-        consumer_side = NetworkEnvironment("127.0.0.1", initial_credits=2)
+        secret = bytes(range(32))
+        producer_side = NetworkEnvironment("127.0.0.1", cluster_secret=secret)
+        consumer_side = NetworkEnvironment("127.0.0.1", initial_credits=2, cluster_secret=secret)
         port = await consumer_side.start()
         await producer_side.start()
         consumer = Consumer(channel_count=2)
