@@ -16,6 +16,7 @@ import sys
 
 import ray
 
+from weir.config.internal_ssl import InternalSslOptions
 from weir.config.rest_ssl import RestSslOptions
 from weir.jobmanager.bind_policy import bind_refusal, insecure_warning
 from weir.jobmanager.resource_manager import RAY_NAMESPACE, taskmanager_ray_resources
@@ -119,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         configuration = _configuration(args.dynamic_properties)
-        taskmanager_ray_resources(configuration)
+        taskmanager_ray_resources(configuration)  # validated here for a clear error
+        InternalSslOptions.from_configuration(configuration)
         token, tls = _security(args, configuration)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
