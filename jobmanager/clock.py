@@ -45,11 +45,15 @@ async def sleep(delay_s: float, scheduler: Scheduler | None = None) -> None:
         timer.cancel()
 
 
-async def wait_for_event(event: asyncio.Event, timeout_s: float,
+async def wait_for_event(event: asyncio.Event, timeout_s: float | None,
                          scheduler: Scheduler | None = None) -> bool:
-    """Wait until ``event`` is set, at most ``timeout_s`` on ``scheduler``'s clock (None: the
-    running loop's). True if it was set, False if the timeout passed first."""
+    """Wait until ``event`` is set, at most ``timeout_s`` (None: no limit) on
+    ``scheduler``'s clock (None: the running loop's). True if it was set, False if the
+    timeout passed first."""
     if event.is_set():
+        return True
+    if timeout_s is None:
+        await event.wait()
         return True
     timed_out, timer = _elapsed(scheduler, timeout_s)
     waiter = asyncio.ensure_future(event.wait())

@@ -17,7 +17,7 @@ from weir.checkpoint import (
     savepoint_dir_name,
     storage_for,
 )
-from weir.config import ConfigError
+from weir.config import ConfigError, TaskCancellation
 from weir.graph.deployment import TaskManagerInfo
 from weir.jobmanager.checkpoint_store import JobCheckpointStore
 from weir.jobmanager.job_master import JobMaster, RestorePoint
@@ -87,6 +87,9 @@ class Dispatcher:
                 await asyncio.sleep(0.1)
         assign_slots(graph, self._free_slots())  # raises with the reason
 
+    def kill_taskmanager(self, name: str) -> None:
+        self._resources.kill(name)
+
     # ------------------------------------------------------------- submission
 
     async def submit(self, graph: pb.JobGraph, savepoint_path: str = "",
@@ -97,6 +100,7 @@ class Dispatcher:
         try:
             settings = checkpoint_settings(configuration)
             restart_strategy = restart_strategy_from_configuration(configuration)
+            cancellation = TaskCancellation.from_configuration(configuration)
         except ConfigError as error:
             raise JobSubmissionError(str(error)) from None
         initial_restore = None
@@ -111,7 +115,8 @@ class Dispatcher:
         master = JobMaster(job_id, graph, self, self.configuration, settings,
                            JobCheckpointStore(settings, job_id, configuration),
                            restart_strategy, self._job_ended, initial_restore,
-                           first_attempt=first_attempt, on_attempt=self._attempt_started)
+                           first_attempt=first_attempt, on_attempt=self._attempt_started,
+                           cancellation=cancellation)
         self.jobs[job_id] = master
         self._requests[job_id] = pb.SubmitJobRequest(
             job_graph=graph, savepoint_path=savepoint_path,

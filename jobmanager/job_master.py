@@ -8,6 +8,11 @@ allows it: every task of the attempt is cancelled, slots are taken again
 attempt starts from the latest completed checkpoint. Otherwise the job fails
 with the user's traceback as its cause.
 
+No task of an attempt survives it: a TaskManager never runs a task of an attempt it was
+told to cancel, ends its own process when its cancelled tasks do not stop within
+``task.cancellation.timeout`` (its watchdog), and one that did neither by then is killed
+here; a killed or dead TaskManager is replaced by the resource manager.
+
 Time comes from the injected clocks and scheduler (the real ones by default), so restart
 delays and the wait for cancelled tasks run on a manual clock in tests.
 """
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from weir.checkpoint import CheckpointMetadata, CheckpointSettings
+from weir.config import TaskCancellation
 from weir.graph.deployment import TaskDeployment, TaskManagerInfo, TaskRestore
 from weir.jobmanager.checkpoint_coordinator import CheckpointCoordinator, CompletedCheckpointStore
 from weir.jobmanager.clock import Scheduler, sleep
@@ -38,7 +44,9 @@ from weir.proto import jobmanager_pb2 as pb
 __all__ = ["JobMaster", "JobResources", "RestorePoint"]
 
 log = logging.getLogger(__name__)
-CANCEL_TIMEOUT_S = 30.0
+# How long after task.cancellation.timeout a TaskManager whose watchdog ended it takes to
+# be reported dead (Ray notices a dead actor process within seconds).
+CANCELLATION_GRACE_S = 10.0
 SLOT_WAIT_TIMEOUT_S = 120.0
 
 
@@ -53,6 +61,9 @@ class JobResources(Protocol):
     def release(self, assignment: SlotAssignment) -> None: ...
 
     async def wait_for_slots(self, graph: pb.JobGraph, timeout_s: float) -> None: ...
+
+    def kill_taskmanager(self, name: str) -> None:
+        """End TaskManager ``name`` at once; it is reported lost and replaced as a dead one."""
 
 
 class RecoverableCheckpointStore(CompletedCheckpointStore, Protocol):
@@ -80,7 +91,8 @@ class JobMaster:
                  on_attempt: Callable[[JobMaster], None] = lambda master: None,
                  scheduler: Scheduler | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time,
+                 cancellation: TaskCancellation | None = None) -> None:
         self.job_id = job_id
         self.graph = graph
         self.configuration = configuration
@@ -102,6 +114,7 @@ class JobMaster:
         self._resources = resources
         self._store = store
         self._restart_strategy = restart_strategy
+        self._cancellation = cancellation or TaskCancellation()  # Flink's defaults
         self._on_terminal = on_terminal
         self._restore_point = initial_restore
         self._subtasks = SubtaskStates()
@@ -199,14 +212,33 @@ class JobMaster:
                 self._subtasks.mark_lost(tm)
             else:
                 self._spawn(self._cancel_on(tm, handle))
+        if not self._subtasks.all_terminal:
+            self._spawn(self._enforce_cancellation(self.attempt))
         self._check_all_terminal()
 
     async def _cancel_on(self, tm: str, handle: Any) -> None:
         try:
-            await handle.cancel_job.remote(self.job_id)
+            await handle.cancel_job.remote(self.job_id, self.attempt)
         except Exception:  # noqa: BLE001 - a dead TaskManager cannot report
             self._subtasks.mark_lost(tm)
             self._check_all_terminal()
+
+    async def _enforce_cancellation(self, attempt: int) -> None:
+        """Kill the TaskManagers that still run tasks of ``attempt`` when
+        ``task.cancellation.timeout`` and the grace have passed: their watchdog should have
+        ended them, so something keeps even that from running (and without it the job
+        would wait for them forever)."""
+        timeout_s = self._cancellation.timeout_s
+        if timeout_s is None or await self._subtasks.wait_all_terminal(
+                timeout_s + CANCELLATION_GRACE_S, self._scheduler) or self.attempt != attempt:
+            return
+        for tm in sorted(self._subtasks.live_taskmanagers()):
+            log.error("job %s: %s did not stop the tasks of attempt %d within %.0f s of the "
+                      "cancel; killing it", self.job_id, tm, attempt,
+                      timeout_s + CANCELLATION_GRACE_S)
+            self._resources.kill_taskmanager(tm)
+            self._subtasks.mark_lost(tm)
+        self._check_all_terminal()
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -238,12 +270,10 @@ class JobMaster:
         self._task_failed(cause)
 
     async def _restart(self, delay_s: float) -> None:
-        """Redeploy once every task of the failed attempt is terminal (at most
-        CANCEL_TIMEOUT_S: a TaskManager that never answers must not stall the job) and
-        ``delay_s`` has passed since."""
-        if not await self._subtasks.wait_all_terminal(CANCEL_TIMEOUT_S, self._scheduler):
-            log.warning("job %s: tasks still not terminal after %.0f s; restarting anyway",
-                        self.job_id, CANCEL_TIMEOUT_S)
+        """Redeploy once every task of the failed attempt is terminal (bounded by
+        ``_enforce_cancellation``, unless the watchdog is off) and ``delay_s`` has passed
+        since."""
+        await self._subtasks.wait_all_terminal(None)
         await sleep(delay_s, self._scheduler)
         if self.state != pb.RESTARTING:
             return  # cancelled meanwhile

@@ -2,7 +2,8 @@
 
 TaskManagers are named Ray actors (``taskmanager-<n>`` in namespace ``weir``).
 The actor class is found through the ``weir.runtime`` entry point, so the
-JobManager never imports the TaskManager package.
+JobManager never imports the TaskManager package; it declares the Ray concurrency groups
+its methods use (``CONCURRENCY_GROUPS``).
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ def _actor_class() -> Any:
     if not found:
         raise RuntimeError("the TaskManager runtime is not installed (entry point "
                            "weir.runtime:taskmanager); reinstall weir")
-    return ray.remote(next(iter(found)).load())
+    actor_class = next(iter(found)).load()
+    # Ray's typed overloads of remote() leave out concurrency_groups, which it takes.
+    return ray.remote(  # type: ignore[call-overload]
+        concurrency_groups=actor_class.CONCURRENCY_GROUPS)(actor_class)
 
 
 class RayResourceManager:
@@ -141,6 +145,14 @@ class RayResourceManager:
             except Exception as error:  # noqa: BLE001 - e.g. no node has room yet
                 log.warning("starting a replacement for %s failed: %s", name, error)
                 await asyncio.sleep(1.0)
+
+    def kill(self, name: str) -> None:
+        """End TaskManager ``name`` at once, as a crash would: its watcher then reports it
+        lost and starts a replacement."""
+        handle = self.handles.get(name)
+        if handle is not None:
+            log.warning("killing %s", name)
+            ray.kill(handle, no_restart=True)
 
     async def stop(self) -> None:
         self._stopping = True

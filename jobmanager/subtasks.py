@@ -87,10 +87,10 @@ class SubtaskStates:
     def all_finished(self) -> bool:
         return all(s.state == pb.TASK_FINISHED for s in self._statuses.values())
 
-    async def wait_all_terminal(self, timeout_s: float,
+    async def wait_all_terminal(self, timeout_s: float | None,
                                 scheduler: Scheduler | None = None) -> bool:
-        """Wait until every subtask is terminal, at most ``timeout_s`` on ``scheduler``'s
-        clock (None: the event loop's). True if they are."""
+        """Wait until every subtask is terminal, at most ``timeout_s`` (None: no limit) on
+        ``scheduler``'s clock (None: the event loop's). True if they are."""
         return await wait_for_event(self._all_terminal, timeout_s, scheduler)
 
     def _signal(self) -> None:

@@ -26,11 +26,13 @@ MYPY = Path(sys.executable).with_name("mypy")
 __all__ = ["installed_layout", "lint_imports", "type_check"]
 
 
-def installed_layout(target: Path) -> Path:
-    """Copy the package folders to ``target`` as their import names lay them out."""
-    package_dir = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-dir"]
+def installed_layout(target: Path, repo: Path = REPO) -> Path:
+    """Copy the package folders of the checkout at ``repo`` to ``target`` as their import
+    names lay them out."""
+    pyproject = tomllib.loads((repo / "pyproject.toml").read_text())
+    package_dir = pyproject["tool"]["setuptools"]["package-dir"]
     for name, folder in sorted(package_dir.items(), key=lambda item: item[0].count(".")):
-        shutil.copytree(REPO / folder, target.joinpath(*name.split(".")),
+        shutil.copytree(repo / folder, target.joinpath(*name.split(".")),
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return target
 

@@ -1,8 +1,11 @@
 """The TaskManager Ray actor: a thin adapter that deploys and cancels StreamTasks and
 posts them control messages.
 
-All of a TaskManager's tasks, its data connections and its JobManager client
-run on the actor's asyncio event loop.
+All of a TaskManager's tasks, its data connections and its JobManager client run on the
+actor's asyncio event loop. Cancellation alone is received on a second thread (Ray
+concurrency group ``control``, with its own event loop), so that a task blocking the event
+loop cannot keep a cancel from being heard: the cancel is armed on the watchdog there, then
+carried out on the event loop (``weir.taskmanager.cancellation``).
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from typing import ClassVar
 
+import ray
+
+from weir.config import TaskCancellation
 from weir.config.internal_ssl import InternalSslOptions
-from weir.graph.deployment import TaskDeployment, TaskManagerInfo
+from weir.graph.deployment import DeployedTask, TaskDeployment, TaskManagerInfo
 from weir.proto import jobmanager_pb2 as pb
+from weir.taskmanager.cancellation import TaskCancelerWatchdog
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id
 from weir.taskmanager.mailbox import (
     NotifyCheckpointAborted,
@@ -23,12 +31,13 @@ from weir.taskmanager.mailbox import (
 from weir.taskmanager.network.environment import NetworkEnvironment
 from weir.taskmanager.network.events import CheckpointBarrier
 from weir.taskmanager.task import StreamTask
+from weir.taskmanager.task_table import TaskTable
 
 __all__ = ["TaskManagerActor"]
 
 log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_S = 1.0
-TaskKey = tuple[str, int, str, int]
+CONTROL = "control"
 
 
 class TaskManagerActor:
@@ -37,6 +46,9 @@ class TaskManagerActor:
     ``cluster_secret`` (from the JobManager) is what peers must prove to hold before this
     TaskManager reads anything they send on its data port; ``internal_ssl`` adds TLS.
     """
+
+    # The Ray concurrency groups of the methods (the JobManager creates the actor with them).
+    CONCURRENCY_GROUPS: ClassVar[dict[str, int]] = {CONTROL: 100}
 
     def __init__(self, name: str, jobmanager_address: str, token: str | None, slots: int,
                  bind_host: str = "127.0.0.1", advertised_host: str | None = None, *,
@@ -50,7 +62,12 @@ class TaskManagerActor:
         self._slots = slots
         self._bind_host = bind_host
         self._advertised_host = advertised_host or bind_host
-        self._tasks: dict[TaskKey, tuple[StreamTask, asyncio.Task[None]]] = {}
+        self._tasks: TaskTable | None = None
+        # Per job: its cancellation options. Written on the event loop at deployment, read
+        # by the control thread (a dict lookup is atomic).
+        self._cancellation: dict[str, TaskCancellation] = {}
+        self._watchdog = TaskCancelerWatchdog()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._network = NetworkEnvironment(bind_host, cluster_secret=cluster_secret,
                                            internal_ssl=internal_ssl)
         self._gateway: JobManagerGateway | None = None
@@ -58,9 +75,11 @@ class TaskManagerActor:
 
     async def start(self) -> TaskManagerInfo:
         """Open the data port and start heartbeats; returns where peers reach this TaskManager."""
+        self._loop = asyncio.get_running_loop()
         port = await self._network.start()
         self._gateway = JobManagerGateway(self._jobmanager_address, self._token,
                                           tls_root_certificates=self._jobmanager_tls_ca)
+        self._tasks = TaskTable(self._gateway)
         self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeats())
         return TaskManagerInfo(self._name, self._advertised_host, port, self._slots)
 
@@ -77,51 +96,61 @@ class TaskManagerActor:
         await asyncio.Event().wait()
 
     async def deploy_task(self, deployment: TaskDeployment) -> None:
-        assert self._gateway is not None, "start() first"
-        task = StreamTask(deployment, self._network, self._gateway, self._name)
-        key = (deployment.job_id, deployment.attempt, deployment.vertex_id,
-               deployment.subtask_index)
-        runner = asyncio.get_running_loop().create_task(task.run())
-        self._tasks[key] = (task, runner)
-        runner.add_done_callback(lambda _: self._tasks.pop(key, None))
+        assert self._gateway is not None and self._tasks is not None, "start() first"
+        self._cancellation[deployment.job_id] = TaskCancellation.from_configuration(
+            deployment.configuration)
+        self._tasks.start(StreamTask(deployment, self._network, self._gateway, self._name))
 
-    def _tasks_of(self, job_id: str, attempt: int) -> list[StreamTask]:
-        return [task for (job, task_attempt, *_), (task, _) in list(self._tasks.items())
-                if job == job_id and task_attempt == attempt]
+    async def list_tasks(self) -> list[DeployedTask]:
+        """Every task this TaskManager holds now (a stopped task is gone), for tests and
+        operators: which job, attempt, vertex and subtask, and its state."""
+        return [] if self._tasks is None else self._tasks.listing()
 
     async def trigger_checkpoint(self, job_id: str, attempt: int,
                                  tasks: list[tuple[str, int]], checkpoint_id: int,
                                  timestamp_ms: int, target_uri: str) -> None:
         """Checkpoint ``checkpoint_id`` starts at these subtasks (sources, or subtasks
         whose input ended)."""
+        assert self._tasks is not None, "start() first"
         trigger = TriggerCheckpoint(CheckpointBarrier(checkpoint_id, timestamp_ms, target_uri))
         for vertex_id, subtask in tasks:
-            entry = self._tasks.get((job_id, attempt, vertex_id, subtask))
-            if entry is not None:
-                entry[0].post(trigger)
+            task = self._tasks.get((job_id, attempt, vertex_id, subtask))
+            if task is not None:
+                task.post(trigger)
 
     async def notify_checkpoint_complete(self, job_id: str, attempt: int, checkpoint_id: int,
                                          final: bool) -> None:
+        assert self._tasks is not None, "start() first"
         complete = NotifyCheckpointComplete(checkpoint_id, final)
-        for task in self._tasks_of(job_id, attempt):
+        for task in self._tasks.of_attempt(job_id, attempt):
             task.post(complete)
 
     async def notify_checkpoint_aborted(self, job_id: str, attempt: int,
                                         checkpoint_id: int) -> None:
+        assert self._tasks is not None, "start() first"
         aborted = NotifyCheckpointAborted(checkpoint_id)
-        for task in self._tasks_of(job_id, attempt):
+        for task in self._tasks.of_attempt(job_id, attempt):
             task.post(aborted)
 
-    async def cancel_job(self, job_id: str) -> None:
-        """Cancel every task of ``job_id`` (any attempt) and wait until they stopped."""
-        runners = [runner for (job, *_), (_, runner) in list(self._tasks.items()) if job == job_id]
-        for runner in runners:
-            runner.cancel()
-        await asyncio.gather(*runners, return_exceptions=True)
+    @ray.method(concurrency_group=CONTROL)
+    async def cancel_job(self, job_id: str, attempt: int) -> None:
+        """Cancel every task of ``job_id`` up to ``attempt`` (none deployed later runs);
+        returns once they all stopped.
+
+        Runs on the control thread. Unless the tasks stopped within the job's
+        ``task.cancellation.timeout``, the watchdog ends this process: then the event loop
+        is stuck, which no cancel can undo.
+        """
+        assert self._loop is not None and self._tasks is not None, "start() first"
+        cancellation = self._cancellation.get(job_id, TaskCancellation())
+        with self._watchdog.watch(f"cancelling the tasks of job {job_id} (attempts up to "
+                                  f"{attempt}) on {self._name}", cancellation.timeout_s):
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                self._tasks.cancel(job_id, attempt, cancellation.interval_s), self._loop))
 
     async def shutdown(self) -> None:
-        for _, runner in list(self._tasks.values()):
-            runner.cancel()
+        if self._tasks is not None:
+            self._tasks.cancel_all()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
         await self._network.close()
@@ -129,14 +158,15 @@ class TaskManagerActor:
             await self._gateway.close()
 
     async def _heartbeats(self) -> None:
-        assert self._gateway is not None
+        assert self._gateway is not None and self._tasks is not None
         while True:
             await asyncio.sleep(HEARTBEAT_INTERVAL_S)
             beat = pb.TaskManagerHeartbeat(taskmanager=self._name)
-            for task, _ in list(self._tasks.values()):
+            for task in self._tasks:
                 beat.tasks.add(task=task_id(task.deployment), records_in=task.records_in,
                                records_out=task.records_out)
             try:
                 await self._gateway.heartbeat(beat)
             except Exception:
                 log.debug("heartbeat to the JobManager failed", exc_info=True)
+

@@ -12,6 +12,7 @@ from weir.proto import jobmanager_pb2 as pb
 
 __all__ = [
     "ChannelKey",
+    "DeployedTask",
     "InputEdge",
     "OutputEdge",
     "StateFile",
@@ -101,6 +102,21 @@ class TaskDeployment:
     def channel_key(self, input_edge: InputEdge, producer_subtask: int) -> ChannelKey:
         return (self.job_id, self.attempt, self.vertex_id, input_edge.input_index,
                 self.subtask_index, producer_subtask)
+
+
+@dataclass(frozen=True)
+class DeployedTask:
+    """A task a TaskManager holds now, as it lists them for tests and operators.
+
+    ``state`` is a ``pb.ExecutionState``: CANCELING from the cancel until the task stopped
+    (a stopped task is no longer listed).
+    """
+
+    job_id: str
+    attempt: int
+    vertex_id: str
+    subtask: int
+    state: int
 
 
 def is_pointwise(partitioner: int) -> bool:

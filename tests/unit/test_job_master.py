@@ -1,6 +1,7 @@
 """The JobMaster's restart on a manual clock, with stand-ins for the TaskManagers and the slot
 pool: it redeploys once every task of the failed attempt is terminal (woken by the last task
-state, bounded by the cancel timeout) and the restart delay has passed."""
+state; a TaskManager that has not stopped them within the cancellation timeout and its grace
+is killed) and the restart delay has passed."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 
 from tests.unit.manual_clock import ManualScheduler
 from weir.checkpoint import CheckpointMetadata, CheckpointSettings
+from weir.config import TaskCancellation
 from weir.graph.deployment import TaskDeployment, TaskManagerInfo
-from weir.jobmanager.job_master import CANCEL_TIMEOUT_S, JobMaster
+from weir.jobmanager.job_master import CANCELLATION_GRACE_S, JobMaster
 from weir.jobmanager.job_status import IllegalTransitionError
 from weir.jobmanager.restart_strategy import FixedDelayRestartStrategy
 from weir.jobmanager.scheduler import SlotAssignment, assign_slots
@@ -22,6 +24,7 @@ from weir.jobmanager.subtasks import SubtaskStates
 from weir.proto import jobmanager_pb2 as pb
 
 RESTART_DELAY_S = 2.0
+CANCELLATION_TIMEOUT_S = 20.0
 
 
 def source_graph(parallelism: int) -> pb.JobGraph:
@@ -32,13 +35,13 @@ def source_graph(parallelism: int) -> pb.JobGraph:
 
 
 class RemoteMethod:
-    """``actor.method.remote(argument)`` of a Ray actor: records the call and completes."""
+    """``actor.method.remote(*arguments)`` of a Ray actor: records the call and completes."""
 
-    def __init__(self, record: Callable[[Any], None]) -> None:
+    def __init__(self, record: Callable[..., None]) -> None:
         self._record = record
 
-    def remote(self, argument: Any) -> asyncio.Future[None]:
-        self._record(argument)
+    def remote(self, *arguments: Any) -> asyncio.Future[None]:
+        self._record(*arguments)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
@@ -49,9 +52,10 @@ class FakeTaskManager:
 
     def __init__(self) -> None:
         self.deployed: list[TaskDeployment] = []
-        self.cancelled: list[str] = []
+        self.cancelled: list[tuple[str, int]] = []  # (job id, up to attempt)
         self.deploy_task = RemoteMethod(self.deployed.append)
-        self.cancel_job = RemoteMethod(self.cancelled.append)
+        self.cancel_job = RemoteMethod(lambda job_id, attempt: self.cancelled.append(
+            (job_id, attempt)))
 
     def attempts(self) -> list[int]:
         return [d.attempt for d in self.deployed]
@@ -60,6 +64,7 @@ class FakeTaskManager:
 @dataclass
 class SlotPool:
     handles: dict[str, Any] = field(default_factory=lambda: {"tm-0": FakeTaskManager()})
+    killed: list[str] = field(default_factory=list)
 
     def allocate(self, graph: pb.JobGraph) -> tuple[SlotAssignment, dict[str, TaskManagerInfo]]:
         return (assign_slots(graph, {"tm-0": 4}),
@@ -70,6 +75,9 @@ class SlotPool:
 
     async def wait_for_slots(self, graph: pb.JobGraph, timeout_s: float) -> None:
         pass
+
+    def kill_taskmanager(self, name: str) -> None:
+        self.killed.append(name)
 
 
 class NoCheckpoints:
@@ -89,17 +97,18 @@ class NoCheckpoints:
         pass
 
 
-async def running_job(scheduler: ManualScheduler) -> tuple[JobMaster, FakeTaskManager]:
-    """Two source subtasks RUNNING in attempt 0; one restart allowed."""
+async def running_job(scheduler: ManualScheduler) -> tuple[JobMaster, SlotPool]:
+    """Two source subtasks RUNNING in attempt 0 on tm-0; one restart allowed."""
     graph, pool = source_graph(2), SlotPool()
     master = JobMaster("job", graph, pool, {}, CheckpointSettings(), NoCheckpoints(),
                        FixedDelayRestartStrategy(1, int(RESTART_DELAY_S * 1000)),
                        on_terminal=lambda master: None, scheduler=scheduler,
-                       clock=lambda: scheduler.now, wall_clock=lambda: 1_700_000_000.0)
+                       clock=lambda: scheduler.now, wall_clock=lambda: 1_700_000_000.0,
+                       cancellation=TaskCancellation(CANCELLATION_TIMEOUT_S))
     await master.start(*pool.allocate(graph))
     for subtask in (0, 1):
         report(master, subtask, pb.TASK_RUNNING)
-    return master, pool.handles["tm-0"]
+    return master, pool
 
 
 def report(master: JobMaster, subtask: int, state: int, attempt: int = 0) -> None:
@@ -111,11 +120,12 @@ def report(master: JobMaster, subtask: int, state: int, attempt: int = 0) -> Non
 def test_the_restart_waits_for_the_last_task_state_then_for_the_delay() -> None:
     async def scenario() -> None:
         scheduler = ManualScheduler()
-        master, taskmanager = await running_job(scheduler)
+        master, pool = await running_job(scheduler)
+        taskmanager = pool.handles["tm-0"]
         report(master, 0, pb.TASK_FAILED)
         assert master.state == pb.RESTARTING
         await scheduler.advance(RESTART_DELAY_S + 1)  # past the delay: subtask 1 is cancelling
-        assert taskmanager.cancelled == ["job"] and taskmanager.attempts() == [0, 0]
+        assert taskmanager.cancelled == [("job", 0)] and taskmanager.attempts() == [0, 0]
 
         report(master, 1, pb.TASK_CANCELED)  # long before the cancel timeout
         await scheduler.advance(RESTART_DELAY_S - 0.1)
@@ -123,21 +133,40 @@ def test_the_restart_waits_for_the_last_task_state_then_for_the_delay() -> None:
         await scheduler.advance(0.1)
         assert taskmanager.attempts() == [0, 0, 1, 1]
         assert master.state == pb.RUNNING and master.attempt == 1
+        assert pool.killed == []
     asyncio.run(scenario())
 
 
-def test_a_task_that_never_reports_delays_the_restart_by_the_cancel_timeout_only() -> None:
+def test_a_taskmanager_that_never_stops_its_tasks_is_killed_after_the_cancellation_timeout(
+        ) -> None:
     async def scenario() -> None:
         scheduler = ManualScheduler()
-        master, taskmanager = await running_job(scheduler)
+        master, pool = await running_job(scheduler)
+        taskmanager = pool.handles["tm-0"]
         report(master, 0, pb.TASK_FAILED)
-        await scheduler.advance(CANCEL_TIMEOUT_S - 0.1)
-        assert taskmanager.attempts() == [0, 0]
+        await scheduler.advance(CANCELLATION_TIMEOUT_S + CANCELLATION_GRACE_S - 0.1)
+        assert pool.killed == [] and taskmanager.attempts() == [0, 0]
         await scheduler.advance(0.1)
+        assert pool.killed == ["tm-0"]  # its tasks failed with it: the restart goes on
         await scheduler.advance(RESTART_DELAY_S)
         assert taskmanager.attempts() == [0, 0, 1, 1] and master.state == pb.RUNNING
         report(master, 1, pb.TASK_CANCELED, attempt=0)  # late, from the old attempt
-        assert master.state == pb.RUNNING
+        assert master.state == pb.RUNNING and pool.killed == ["tm-0"]
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_job_ends_once_the_killed_taskmanager_took_its_tasks_along() -> None:
+    async def scenario() -> None:
+        scheduler = ManualScheduler()
+        master, pool = await running_job(scheduler)
+        master.cancel()
+        await scheduler.advance(0)
+        assert pool.handles["tm-0"].cancelled == [("job", 0)]
+        report(master, 0, pb.TASK_CANCELED)
+        await scheduler.advance(CANCELLATION_TIMEOUT_S + CANCELLATION_GRACE_S - 0.1)
+        assert pool.killed == [] and master.state == pb.CANCELING
+        await scheduler.advance(0.1)
+        assert pool.killed == ["tm-0"] and master.state == pb.CANCELED
     asyncio.run(scenario())
 
 

@@ -1,0 +1,95 @@
+"""W1/W2 of two revisions of weir, interleaved in one session: the way to show what a change
+costs or saves. Each round runs ``benchmarks/run.py`` once for the base revision and once for
+the working tree (alternating which goes first), each in its own process with its own local
+cluster; the medians over the rounds are printed side by side with the plain-Python loop.
+
+The base revision is laid out from ``git archive`` as it would be installed and put first on
+PYTHONPATH (Ray's workers inherit it); the workloads and this harness are the working
+tree's, so both revisions run the same jobs.
+
+Usage: python benchmarks/compare.py BASE_REV [--rounds R] [--events N]
+                                   [--workloads W1,W2] [--parallelism 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from scripts.installed_checks import installed_layout
+
+_RATE = re.compile(r"^(W\d) (plain Python loop|weir p=(\d+)):\s+([\d,]+) events/s")
+
+
+def base_layout(revision: str, scratch: Path) -> Path:
+    """``revision``'s package laid out as installed, under ``scratch``."""
+    archive = subprocess.run(["git", "archive", revision], cwd=REPO, check=True,
+                             capture_output=True).stdout
+    checkout = scratch / "checkout"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(checkout, filter="data")
+    return installed_layout(scratch / "site", checkout)
+
+
+def one_run(pythonpath: str | None, args: argparse.Namespace) -> dict[str, float]:
+    """One ``run.py`` process; events/s by 'W1 weir p=2', 'W1 plain Python loop', …"""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    output = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--runs", "1",
+         "--events", str(args.events), "--workloads", args.workloads,
+         "--parallelism", args.parallelism],
+        env=env, check=True, capture_output=True, text=True).stdout
+    if "MISMATCH" in output:
+        raise SystemExit(f"a run gave wrong results:\n{output}")
+    rates = {}
+    for line in output.splitlines():
+        match = _RATE.match(line)
+        if match:
+            rates[f"{match.group(1)} {match.group(2)}"] = float(match.group(4).replace(",", ""))
+    return rates
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("base")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--workloads", default="W1,W2")
+    parser.add_argument("--parallelism", default="1,2")
+    args = parser.parse_args()
+    samples: dict[str, dict[str, list[float]]] = {"base": defaultdict(list),
+                                                  "head": defaultdict(list)}
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = {"base": str(base_layout(args.base, Path(scratch))), "head": None}
+        for round_ in range(args.rounds):
+            order = ("base", "head") if round_ % 2 == 0 else ("head", "base")
+            for side in order:
+                for key, rate in one_run(paths[side], args).items():
+                    samples[side][key].append(rate)
+            print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+    print(f"medians of {args.rounds} interleaved rounds, {args.events:,} events, "
+          f"base {args.base} vs working tree")
+    print(f"{'':28}{'base':>14}{'head':>14}{'change':>9}")
+    for key in samples["head"]:
+        base, head = (statistics.median(samples[side][key]) for side in ("base", "head"))
+        print(f"{key:28}{base:>14,.0f}{head:>14,.0f}{(head / base - 1) * 100:>+8.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
