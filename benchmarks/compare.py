@@ -88,6 +88,19 @@ def main() -> int:
     for key in samples["head"]:
         base, head = (statistics.median(samples[side][key]) for side in ("base", "head"))
         print(f"{key:28}{base:>14,.0f}{head:>14,.0f}{(head / base - 1) * 100:>+8.1f}%")
+    print("weir as a share of the plain loop measured in the same process (median of rounds; "
+          "cancels drift in the machine's speed):")
+    for key in samples["head"]:
+        if "weir" in key:
+            plain = key.split(" ")[0] + " plain Python loop"
+            base, head = (statistics.median(
+                w / p for w, p in zip(samples[side][key], samples[side][plain], strict=True))
+                for side in ("base", "head"))
+            print(f"{key:28}{base:>13.1%}{head:>14.1%}{(head / base - 1) * 100:>+8.1f}%")
+    print("every round, in events/s:")
+    for side in ("base", "head"):
+        for key, rates in samples[side].items():
+            print(f"  {side} {key:28}" + " ".join(f"{rate:,.0f}" for rate in rates))
     return 0
 
 
