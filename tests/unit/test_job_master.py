@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from tests.unit.checkpoint_doubles import MemoryCheckpointStore
 from tests.unit.manual_clock import ManualScheduler
-from weir.checkpoint import CheckpointMetadata, CheckpointSettings
+from weir.checkpoint import CheckpointSettings
 from weir.config import TaskCancellation
 from weir.graph.deployment import TaskDeployment, TaskManagerInfo
 from weir.jobmanager.job_master import CANCELLATION_GRACE_S, JobMaster
@@ -80,27 +81,10 @@ class SlotPool:
         self.killed.append(name)
 
 
-class NoCheckpoints:
-    async def latest_completed(self) -> tuple[CheckpointMetadata, str] | None:
-        return None
-
-    def checkpoint_uri(self, checkpoint_id: int) -> str:
-        return f"memory:///chk-{checkpoint_id}"
-
-    async def write_metadata(self, target_uri: str, metadata: CheckpointMetadata) -> None:
-        pass
-
-    async def retain(self, num_retained: int) -> None:
-        pass
-
-    async def discard(self, target_uri: str) -> None:
-        pass
-
-
 async def running_job(scheduler: ManualScheduler) -> tuple[JobMaster, SlotPool]:
     """Two source subtasks RUNNING in attempt 0 on tm-0; one restart allowed."""
     graph, pool = source_graph(2), SlotPool()
-    master = JobMaster("job", graph, pool, {}, CheckpointSettings(), NoCheckpoints(),
+    master = JobMaster("job", graph, pool, {}, CheckpointSettings(), MemoryCheckpointStore(),
                        FixedDelayRestartStrategy(1, int(RESTART_DELAY_S * 1000)),
                        on_terminal=lambda master: None, scheduler=scheduler,
                        clock=lambda: scheduler.now, wall_clock=lambda: 1_700_000_000.0,

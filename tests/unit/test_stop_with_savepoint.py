@@ -8,7 +8,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from weir.checkpoint import CheckpointMetadata, CheckpointSettings
+from tests.unit.checkpoint_doubles import MemoryCheckpointStore
+from weir.checkpoint import CheckpointSettings
 from weir.jobmanager.checkpoint_coordinator import CheckpointCoordinator
 from weir.proto import jobmanager_pb2 as pb
 
@@ -59,20 +60,6 @@ class RecordingGateway:
         pass
 
 
-class MemoryStore:
-    def checkpoint_uri(self, checkpoint_id: int) -> str:
-        return f"memory:///chk-{checkpoint_id}"
-
-    async def write_metadata(self, target_uri: str, metadata: CheckpointMetadata) -> None:
-        pass
-
-    async def retain(self, num_retained: int) -> None:
-        pass
-
-    async def discard(self, target_uri: str) -> None:
-        pass
-
-
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
@@ -83,7 +70,7 @@ async def running_coordinator() -> tuple[CheckpointCoordinator, ManualScheduler,
     """Checkpoints every 300 ms; checkpoint 1 completed."""
     scheduler, gateway = ManualScheduler(), RecordingGateway()
     coordinator = CheckpointCoordinator(
-        "job", CheckpointSettings(interval_ms=300), MemoryStore(), gateway,
+        "job", CheckpointSettings(interval_ms=300), MemoryCheckpointStore(), gateway,
         on_failure=lambda cause: None, scheduler=scheduler, clock=lambda: scheduler.now)
     coordinator.start([TASK], [TASK], {"source": 1})
     scheduler.advance(0.3)
