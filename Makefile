@@ -14,7 +14,7 @@ LOCK_ARGS := --universal --python-version 3.11 --generate-hashes --quiet
 # pip's output goes to a log, shown only when it fails: a newcomer's first screen is the job's.
 QUIET_PIP = > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 
-.PHONY: demo test bench proto lint lock lock-check clean
+.PHONY: demo demo-kafka test bench proto lint lock lock-check clean
 
 $(BIN)/python:
 	@echo "Creating $(VENV)"
@@ -40,6 +40,11 @@ $(BIN)/uv: | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/python examples/coupon_abuse.py
+
+# A local broker (Tansu, from the test extra), an event generator, examples/kafka_coupon_abuse.py
+# and an alert printer; Ctrl-C stops them all.
+demo-kafka: $(VENV)/.installed-test
+	$(BIN)/python scripts/kafka_demo.py $(DEMO_ARGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,11 +1,13 @@
-"""Record encoders for row-format file sinks (``pyflink.common.serialization``)."""
+"""Record encoders for row-format file sinks and the (de)serialization schemas of message
+connectors such as Kafka (``pyflink.common.serialization``)."""
 
 from __future__ import annotations
 
 import abc
 from typing import Any
 
-__all__ = ["Encoder", "SimpleStringEncoder"]
+__all__ = ["DeserializationSchema", "Encoder", "SerializationSchema", "SimpleStringEncoder",
+           "SimpleStringSchema"]
 
 
 class Encoder(abc.ABC):
@@ -46,3 +48,37 @@ class SimpleStringEncoder(Encoder):
         if not self._joinable:
             return super().encode_batch(elements)
         return "".join([f"{element}\n" for element in elements]).encode(self.charset_name)
+
+
+class DeserializationSchema(abc.ABC):
+    """Turns the bytes of a message (e.g. a Kafka record's value) into a record.
+
+    It raises on bytes it cannot read; the connector decides what happens then
+    (the Kafka source fails the job by default, naming the record's topic,
+    partition and offset).
+    """
+
+    @abc.abstractmethod
+    def deserialize(self, message: bytes) -> Any: ...
+
+
+class SerializationSchema(abc.ABC):
+    """Turns a record into the bytes of a message."""
+
+    @abc.abstractmethod
+    def serialize(self, element: Any) -> bytes: ...
+
+
+class SimpleStringSchema(DeserializationSchema, SerializationSchema):
+    """Messages are strings in ``charset`` (Flink's ``SimpleStringSchema``); ``serialize``
+    writes ``str(element)``."""
+
+    def __init__(self, charset: str = "UTF-8") -> None:
+        "".encode(charset)  # an unknown charset fails when the job is built
+        self.charset = charset
+
+    def deserialize(self, message: bytes) -> str:
+        return message.decode(self.charset)
+
+    def serialize(self, element: Any) -> bytes:
+        return str(element).encode(self.charset)

@@ -1,0 +1,1 @@
+"""Record formats for message connectors (``pyflink.datastream.formats``)."""
