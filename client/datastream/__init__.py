@@ -24,6 +24,11 @@ from weir.datastream.functions import (
     WindowFunction,
 )
 from weir.datastream.output_tag import OutputTag
+from weir.datastream.state_backend import (
+    EmbeddedRocksDBStateBackend,
+    HashMapStateBackend,
+    StateBackend,
+)
 from weir.datastream.stream_execution_environment import StreamExecutionEnvironment
 from weir.datastream.windowed_stream import AllWindowedStream, WindowedStream
 
@@ -36,9 +41,11 @@ __all__ = [
     "CloseableIterator",
     "DataStream",
     "DataStreamSink",
+    "EmbeddedRocksDBStateBackend",
     "FilterFunction",
     "FlatMapFunction",
     "Function",
+    "HashMapStateBackend",
     "JobClient",
     "JobExecutionResult",
     "JobStatus",
@@ -53,6 +60,7 @@ __all__ = [
     "ReduceFunction",
     "RuntimeContext",
     "SinkFunction",
+    "StateBackend",
     "StreamExecutionEnvironment",
     "TimeDomain",
     "TimerService",

@@ -17,12 +17,15 @@ from weir.common.typeinfo import TypeInformation
 __all__ = [
     "AggregatingState",
     "AggregatingStateDescriptor",
+    "CleanupStrategies",
+    "IncrementalCleanupStrategy",
     "ListState",
     "ListStateDescriptor",
     "MapState",
     "MapStateDescriptor",
     "ReducingState",
     "ReducingStateDescriptor",
+    "RocksdbCompactFilterCleanupStrategy",
     "State",
     "StateDescriptor",
     "StateTtlConfig",
@@ -129,8 +132,66 @@ class AggregatingState(State, Generic[T, V]):
 
 
 @dataclass(frozen=True)
+class IncrementalCleanupStrategy:
+    """Check ``cleanup_size`` entries of the state at every access of it (and, with
+    ``run_cleanup_for_every_record``, for every record the operator processes); drop the
+    expired ones."""
+
+    cleanup_size: int = 5
+    for_every_record: bool = False
+
+    def get_cleanup_size(self) -> int:
+        return self.cleanup_size
+
+    def run_cleanup_for_every_record(self) -> bool:
+        return self.for_every_record
+
+
+@dataclass(frozen=True)
+class RocksdbCompactFilterCleanupStrategy:
+    """Drop expired entries in the background of the RocksDB backend: rocksdict takes no
+    Python compaction filter, so the task drops expired entries it meets while scanning
+    ``query_time_after_num_entries`` entries after that many writes."""
+
+    query_time_after_num_entries: int = 1000
+
+    def get_query_time_after_num_entries(self) -> int:
+        return self.query_time_after_num_entries
+
+
+@dataclass(frozen=True)
+class CleanupStrategies:
+    """How expired state is removed (it is never visible whatever the strategies)."""
+
+    full_snapshot: bool = False
+    incremental: IncrementalCleanupStrategy | None = IncrementalCleanupStrategy()
+    rocksdb_compact_filter: RocksdbCompactFilterCleanupStrategy | None = \
+        RocksdbCompactFilterCleanupStrategy()
+
+    def is_cleanup_in_background(self) -> bool:
+        return self.incremental is not None or self.rocksdb_compact_filter is not None
+
+    def in_full_snapshot(self) -> bool:
+        return self.full_snapshot
+
+    def get_incremental_cleanup_strategy(self) -> IncrementalCleanupStrategy | None:
+        return self.incremental
+
+    def get_rocksdb_compact_filter_cleanup_strategy(
+            self) -> RocksdbCompactFilterCleanupStrategy | None:
+        return self.rocksdb_compact_filter
+
+
+@dataclass(frozen=True)
 class StateTtlConfig:
-    """Time-to-live of keyed state, measured in processing time."""
+    """Time-to-live of keyed state, measured in processing time.
+
+    Expired state is never returned (unless ``ReturnExpiredIfNotCleanedUp``);
+    the cleanup strategies decide when it is also removed: when it is read, in
+    full snapshots, incrementally on access (heap), or in the background
+    (RocksDB). As in Flink, incremental (5 entries per access) and background
+    cleanup are on unless ``disable_cleanup_in_background()``.
+    """
 
     class UpdateType(enum.Enum):
         Disabled = 0
@@ -147,6 +208,7 @@ class StateTtlConfig:
     ttl_ms: int
     update_type: StateTtlConfig.UpdateType = UpdateType.OnCreateAndWrite
     state_visibility: StateTtlConfig.StateVisibility = StateVisibility.NeverReturnExpired
+    cleanup_strategies: CleanupStrategies = CleanupStrategies()
 
     @staticmethod
     def new_builder(ttl: Time) -> StateTtlConfig.Builder:
@@ -155,11 +217,24 @@ class StateTtlConfig:
     def is_enabled(self) -> bool:
         return self.update_type is not StateTtlConfig.UpdateType.Disabled
 
+    def get_update_type(self) -> StateTtlConfig.UpdateType:
+        return self.update_type
+
+    def get_state_visibility(self) -> StateTtlConfig.StateVisibility:
+        return self.state_visibility
+
+    def get_cleanup_strategies(self) -> CleanupStrategies:
+        return self.cleanup_strategies
+
     class Builder:
         def __init__(self, ttl: Time) -> None:
             self._ttl = ttl
             self._update_type = StateTtlConfig.UpdateType.OnCreateAndWrite
             self._visibility = StateTtlConfig.StateVisibility.NeverReturnExpired
+            self._full_snapshot = False
+            self._incremental: IncrementalCleanupStrategy | None = None
+            self._compact_filter: RocksdbCompactFilterCleanupStrategy | None = None
+            self._background = True
 
         def set_update_type(self, update_type: StateTtlConfig.UpdateType) -> StateTtlConfig.Builder:
             self._update_type = update_type
@@ -191,19 +266,43 @@ class StateTtlConfig:
             return self
 
         def cleanup_full_snapshot(self) -> StateTtlConfig.Builder:
+            """Leave expired entries out of every full snapshot (checkpoint, savepoint)."""
+            self._full_snapshot = True
             return self
 
-        def cleanup_incrementally(self, *_: Any) -> StateTtlConfig.Builder:
+        def cleanup_incrementally(self, cleanup_size: int,
+                                  run_cleanup_for_every_record: bool) -> StateTtlConfig.Builder:
+            """Check ``cleanup_size`` entries at every state access (heap backend)."""
+            if cleanup_size <= 0:
+                raise ValueError(f"cleanup_size must be positive, got {cleanup_size}")
+            self._incremental = IncrementalCleanupStrategy(cleanup_size,
+                                                           run_cleanup_for_every_record)
             return self
 
-        def cleanup_in_rocksdb_compact_filter(self, *_: Any) -> StateTtlConfig.Builder:
+        def cleanup_in_rocksdb_compact_filter(
+                self, query_time_after_num_entries: int) -> StateTtlConfig.Builder:
+            """Drop expired entries in the background (RocksDB backend)."""
+            if query_time_after_num_entries <= 0:
+                raise ValueError("query_time_after_num_entries must be positive, got "
+                                 f"{query_time_after_num_entries}")
+            self._compact_filter = RocksdbCompactFilterCleanupStrategy(
+                query_time_after_num_entries)
             return self
 
         def disable_cleanup_in_background(self) -> StateTtlConfig.Builder:
+            """No incremental or background cleanup unless configured explicitly."""
+            self._background = False
             return self
 
         def build(self) -> StateTtlConfig:
-            return StateTtlConfig(self._ttl.to_milliseconds(), self._update_type, self._visibility)
+            incremental, compact_filter = self._incremental, self._compact_filter
+            if self._background:
+                incremental = incremental or IncrementalCleanupStrategy()
+                compact_filter = compact_filter or RocksdbCompactFilterCleanupStrategy()
+            return StateTtlConfig(self._ttl.to_milliseconds(), self._update_type,
+                                  self._visibility,
+                                  CleanupStrategies(self._full_snapshot, incremental,
+                                                    compact_filter))
 
 
 class StateDescriptor:

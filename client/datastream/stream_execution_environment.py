@@ -18,6 +18,12 @@ from weir.config import Configuration
 from weir.connector import Source, SourceReader
 from weir.datastream.checkpoint_config import CheckpointConfig, CheckpointingMode
 from weir.datastream.data_stream import DataStream
+from weir.datastream.state_backend import (
+    INCREMENTAL,
+    ROCKSDB_LOCALDIR,
+    StateBackend,
+    state_backend_from_configuration,
+)
 from weir.executors import current_submission_context, executor_for
 from weir.graph.generator import build_job_graph, execution_plan
 from weir.graph.operators import OperatorSpec, SourceSpec
@@ -121,6 +127,21 @@ class StreamExecutionEnvironment:
             self._config.remove_config(key)
         for key, value in restart_strategy_configuration.to_configuration().items():
             self._config.set_string(key, value)
+
+    def set_state_backend(self, state_backend: StateBackend) -> StreamExecutionEnvironment:
+        """Where keyed state lives: ``HashMapStateBackend()`` (default) or
+        ``EmbeddedRocksDBStateBackend(...)``; replaces the backend keys already set."""
+        if not isinstance(state_backend, StateBackend):
+            raise TypeError("set_state_backend() takes a HashMapStateBackend or an "
+                            f"EmbeddedRocksDBStateBackend, got {type(state_backend).__name__}")
+        for key in (INCREMENTAL, ROCKSDB_LOCALDIR):
+            self._config.remove_config(key)
+        for key, value in state_backend.to_configuration().items():
+            self._config.set_string(key, value)
+        return self
+
+    def get_state_backend(self) -> StateBackend:
+        return state_backend_from_configuration(self._config.to_dict())
 
     def get_restart_strategy(self) -> RestartStrategyConfiguration:
         """The job's restart strategy (Fallback when it sets none)."""

@@ -41,6 +41,22 @@ class RestoredState:
         self.source = source
 
 
+def _merge(operators: dict[str, Any], op: str, state: Any) -> None:
+    """Add ``op``'s state from one file; an operator whose state comes from several files
+    (keyed state after rescaling) gets the list of them."""
+    if op not in operators:
+        operators[op] = state
+    elif isinstance(operators[op], _Parts):
+        operators[op].append(state)
+    else:
+        operators[op] = _Parts([operators[op], state])
+
+
+class _Parts(list[Any]):
+    """The states of one operator from several old subtasks (a list, as keyed operators
+    restore from)."""
+
+
 class SubtaskCheckpointer:
     def __init__(self, deployment: TaskDeployment, gateway: JobManagerGateway) -> None:
         self._deployment = deployment
@@ -58,8 +74,9 @@ class SubtaskCheckpointer:
             directory = CheckpointDirectory.open(file.directory, d.configuration)
             state = pickle.loads(await directory.read_task_state(
                 StateHandle(file.path, file.size, file.sha256)))
-            restored.operators.update(
-                {op: s for op, s in state["operators"].items() if op in mine})
+            for op, operator_state in state["operators"].items():
+                if op in mine:
+                    _merge(restored.operators, op, operator_state)
             source = state.get("source")
             if d.is_source and source is not None and source[0] == d.operator_ids[0]:
                 restored.source = source[1]

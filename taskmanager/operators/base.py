@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from weir.graph.operators import OperatorSpec
+from weir.taskmanager.state.backend import KeyedStateBackend
+from weir.taskmanager.state.factory import create_keyed_state_backend
 
 __all__ = ["OperatorContext", "OutputReporter", "SinkOperator", "StreamOperator"]
 
@@ -54,6 +56,13 @@ class OperatorContext:
     # checkpoint completion (the final checkpoint at the end of a bounded job),
     # otherwise at the end of input.
     checkpointing: bool = False
+
+    def keyed_state_backend(self) -> KeyedStateBackend:
+        """A new keyed state backend for one keyed operator, as ``state.backend`` says,
+        owning this subtask's key groups; the operator disposes it in ``close``."""
+        return create_keyed_state_backend(self.configuration, self.task_name, self.clock_ms,
+                                          self.subtask_index, self.parallelism,
+                                          self.max_parallelism)
 
 
 class StreamOperator:

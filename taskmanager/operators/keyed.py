@@ -12,12 +12,26 @@ from weir.taskmanager.operators.base import OperatorContext, StreamOperator
 from weir.taskmanager.operators.output import OutputCollector
 from weir.taskmanager.records import TimestampedBatch
 from weir.taskmanager.runtime_context import StreamingRuntimeContext
-from weir.taskmanager.state.heap import HeapKeyedStateBackend
+from weir.taskmanager.state.backend import (
+    KeyedStateBackend,
+    KeyedStateSnapshot,
+    TimerKeyFunction,
+)
 from weir.taskmanager.timers import TimerQueue
 
 __all__ = ["KeyedOperator", "KeyedProcessOperator", "KeyedReduceOperator"]
 
 _MISSING = object()
+PROCESSING_TIMERS = "processing-timers"
+EVENT_TIMERS = "event-timers"
+
+
+def _restored_snapshots(state: Any) -> list[KeyedStateSnapshot]:
+    """The keyed state snapshots a keyed operator restores from: one, or one per old
+    subtask whose key groups overlap this one's (after rescaling)."""
+    if state is None:
+        return []
+    return list(state) if isinstance(state, list) else [state]
 
 
 class KeyedReduceOperator(StreamOperator):
@@ -29,12 +43,15 @@ class KeyedReduceOperator(StreamOperator):
         self._reduce = spec.function
 
     def open(self, context: OperatorContext) -> None:
-        self.backend = HeapKeyedStateBackend(context.clock_ms)
-        self.backend.restore(self.restored_state)
-        self._table = self.backend.table("reduce")
+        self.backend: KeyedStateBackend = context.keyed_state_backend()
+        self._table = self.backend.keyed_table("reduce")
+        self.backend.restore(_restored_snapshots(self.restored_state))
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
         return self.backend.snapshot()
+
+    def close(self) -> None:
+        _dispose(self)
 
     def process_batch(self, records: list[Any]) -> list[Any]:
         table = self._table
@@ -59,35 +76,35 @@ class KeyedOperator(StreamOperator):
 
     Event-time timers fire when a watermark reaches them (``process_watermark``),
     processing-time timers when the task's clock does (``on_processing_time``);
-    subclasses handle each timer in ``on_timer``. The snapshot is the keyed
-    state tables and both timer queues.
+    subclasses handle each timer in ``on_timer``. Keyed state and both timer
+    queues live in the backend the context gives; the snapshot is the backend's.
     """
 
     watermark: int
+    # The record key of a timer key (subclasses whose timer keys are (key, window) override).
+    timer_record_key: TimerKeyFunction | None = None
 
     def __init__(self, spec: OperatorSpec, key_selector: Any) -> None:
         super().__init__(spec)
         self.key_selector = key_selector
-        self.processing_timers = TimerQueue()
-        self.event_timers = TimerQueue()
         self.watermark = MIN_LONG_VALUE
 
     def open(self, context: OperatorContext) -> None:
         self.context = context
-        self.backend = HeapKeyedStateBackend(context.clock_ms)
-        state = self.restored_state or {}
-        self.backend.restore(state.get("keyed"))
-        self.processing_timers.restore(state.get("processing_timers"))
-        self.event_timers.restore(state.get("event_timers"))
+        self.backend: KeyedStateBackend = context.keyed_state_backend()
+        self.processing_timers = self.backend.timer_queue(PROCESSING_TIMERS, self.timer_record_key)
+        self.event_timers = self.backend.timer_queue(EVENT_TIMERS, self.timer_record_key)
+        self.backend.restore(_restored_snapshots(self.restored_state))
         upcoming = self.processing_timers.next_timestamp()
         if upcoming is not None:
             context.request_timer_wakeup(upcoming)
         self.output = OutputCollector(self.spec.side_output_routes.values())
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
-        return {"keyed": self.backend.snapshot(),
-                "processing_timers": self.processing_timers.snapshot(),
-                "event_timers": self.event_timers.snapshot()}
+        return self.backend.snapshot()
+
+    def close(self) -> None:
+        _dispose(self)
 
     def register_processing_timer(self, key: Any, timestamp: int) -> None:
         if self.processing_timers.register(key, timestamp):
@@ -206,6 +223,8 @@ class KeyedProcessOperator(KeyedOperator):
                 output.timestamp = ctx.current_timestamp = timestamps[index]
             collect(process(record, ctx))
         output.timestamp = ctx.current_timestamp = None
+        if backend.cleans_up_per_record:
+            backend.cleanup_for_records(len(records))
         return output.take()
 
     def timer_outputs_timed(self, domain: TimeDomain) -> bool:
@@ -220,5 +239,15 @@ class KeyedProcessOperator(KeyedOperator):
         ctx.current_timestamp = None
 
     def close(self) -> None:
-        if isinstance(self.function, Function):
-            self.function.close()
+        try:
+            if isinstance(self.function, Function):
+                self.function.close()
+        finally:
+            super().close()
+
+
+def _dispose(operator: StreamOperator) -> None:
+    """Dispose an operator's backend; ``close`` also runs when ``open`` failed before it."""
+    backend = getattr(operator, "backend", None)
+    if backend is not None:
+        backend.dispose()

@@ -11,9 +11,9 @@ allowed lateness goes to the late side output, or is dropped and counted.
 Per timer: ask the trigger (fire/purge as above); at the window's cleanup time
 drop its contents, the trigger's state and the window itself.
 
-Contents live in the keyed backend as namespaced state keyed by
-``(key, window)``; timers are keyed by ``(key, window)``; so checkpoints of
-keyed state and timers cover windows.
+Contents live in the keyed backend as namespaced state (namespace = window);
+timers are keyed by ``(key, window)`` in the backend's timer queues; so
+checkpoints of keyed state and timers cover windows.
 
 The common case, the event-time trigger on non-merging windows, runs a
 specialised path with the same effects: that trigger's timers are exactly "one
@@ -31,7 +31,7 @@ end of input advances event time, not the clock (as in Flink).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from weir.common.constants import MAX_LONG_VALUE
@@ -62,6 +62,11 @@ __all__ = ["LATE_RECORDS_DROPPED", "WindowOperator"]
 LATE_RECORDS_DROPPED = "numLateRecordsDropped"
 _MERGING_WINDOWS = "merging-window-set"
 _MISSING = object()
+Panes = MutableMapping[Any, Any]
+
+
+def _record_key(pane: tuple[Any, Window]) -> Any:
+    return pane[0]
 
 
 class WindowOperator(KeyedOperator):
@@ -69,6 +74,7 @@ class WindowOperator(KeyedOperator):
 
     spec: WindowSpec
     contents: Any  # the namespaced state of the contents' kind (list, reducing, aggregating)
+    timer_record_key = staticmethod(_record_key)  # timers are keyed by (key, window)
 
     def __init__(self, spec: WindowSpec) -> None:
         super().__init__(spec, spec.key_selector)
@@ -95,8 +101,8 @@ class WindowOperator(KeyedOperator):
         self.evaluation.open(runtime_context)
         descriptor = self.spec.contents
         self.contents = self.backend.get_state(self._kind, descriptor, namespaced=True)
-        self._table = self.backend.table(descriptor.name)
-        self._merging_table = self.backend.table(_MERGING_WINDOWS)
+        self._table = self.backend.namespaced_table(descriptor.name)
+        self._merging_table = self.backend.keyed_table(_MERGING_WINDOWS)
         self.trigger_context = TriggerContext(self)
         self.assigner_context = WindowAssignerContext(self, runtime_context)
         self.process_context = ProcessWindowContext(self)
@@ -127,9 +133,10 @@ class WindowOperator(KeyedOperator):
     def _process_event_time_panes(self, records: list[Any], timestamps: list[int]) -> None:
         """``_process_element`` for the event-time trigger on non-merging windows.
 
-        Contents are updated in place, as the namespaced state of their kind
-        stores them (``table[window][key]``); timers are implied (see the module
-        docstring). Tumbling and sliding windows change only at multiples of
+        Contents are read and written through the backend's namespaced table, as
+        the namespaced state of their kind stores them (``table[window][key]``;
+        a list is written back after the append, as a backend may hand out
+        copies); timers are implied (see the module docstring). Tumbling and sliding windows change only at multiples of
         gcd(size, slide) (plus offset), and consecutive records mostly share such
         a slot, so windows and their panes are looked up once per run of records.
         """
@@ -146,7 +153,7 @@ class WindowOperator(KeyedOperator):
         assign, context = self.assigner.assign_windows, self.assigner_context
         slot_size, offset = self._slots or (0, 0)
         last_slot: int | None = None
-        targets: list[tuple[Window, int, dict[Any, Any]]] = []
+        targets: list[tuple[Window, int, Panes]] = []
         for value, timestamp in zip(records, timestamps):
             if not slot_size:
                 targets = self._open_panes(assign(value, timestamp, context))
@@ -168,11 +175,12 @@ class WindowOperator(KeyedOperator):
                     panes[key] = [value]
                 else:
                     contents.append(value)
+                    panes[key] = contents
                 if end <= watermark:  # late, within the allowed lateness: fire at once
                     self.backend.current_key = key
                     self._emit(window, self._read(panes[key]))
 
-    def _open_panes(self, windows: Any) -> list[tuple[Window, int, dict[Any, Any]]]:
+    def _open_panes(self, windows: Any) -> list[tuple[Window, int, Panes]]:
         """Each window not past its cleanup time, its end and the dict of its panes."""
         table = self._table
         limit = self.watermark - self.allowed_lateness
@@ -282,11 +290,11 @@ class WindowOperator(KeyedOperator):
                         backend.current_key = key
                         self._emit(window, read(contents))
             if end + lateness <= watermark:
+                keys = list(panes) if self.evaluation.has_clear else ()
                 del table[window]
-                if self.evaluation.has_clear:
-                    for key in panes:
-                        backend.current_key = key
-                        self._clear_window_function(window)
+                for key in keys:
+                    backend.current_key = key
+                    self._clear_window_function(window)
 
     def on_timer(self, timestamp: int, key: Any, domain: TimeDomain) -> None:
         record_key, window = key
@@ -375,9 +383,12 @@ class WindowOperator(KeyedOperator):
                                                 contents))
 
     def close(self) -> None:
-        for function in self._user_functions():
-            function.close()
-        self.evaluation.close()
+        try:
+            for function in self._user_functions():
+                function.close()
+            self.evaluation.close()
+        finally:
+            super().close()
 
 
 def _contents_reader(kind: str, descriptor: Any) -> Callable[[Any], Any]:

@@ -7,7 +7,7 @@ is namespaced state of the operator's keyed backend, scoped to (key, window).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from weir.datastream.functions import (
@@ -152,7 +152,8 @@ class MergingWindowSet:
     every snapshot; ``persist`` writes it back after a change.
     """
 
-    def __init__(self, assigner: MergingWindowAssigner, table: dict[Any, Any], key: Any) -> None:
+    def __init__(self, assigner: MergingWindowAssigner, table: MutableMapping[Any, Any],
+                 key: Any) -> None:
         self._assigner = assigner
         self._table = table
         self._key = key

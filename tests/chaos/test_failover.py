@@ -15,6 +15,7 @@ from tests.fixtures.cluster import RunningJobManager
 from tests.fixtures.counting_job import CountingJob, committed_file_lines
 from tests.fixtures.faults import FailOnce, Fault, InjectedFailure
 from tests.fixtures.ray_cluster import RayDriver
+from tests.fixtures.state_backends import BACKENDS, state_backend
 from weir.common import Duration, Time, WatermarkStrategy
 from weir.common.serialization import Encoder
 from weir.datastream import (
@@ -62,11 +63,12 @@ def run_failing_once(cluster: RunningJobManager, env: StreamExecutionEnvironment
 
 @pytest.mark.slow
 @FAULTS
-@pytest.mark.parametrize("mode", [CheckpointingMode.EXACTLY_ONCE,
-                                  CheckpointingMode.AT_LEAST_ONCE])
+@pytest.mark.parametrize(("mode", "backend"), [(CheckpointingMode.EXACTLY_ONCE, "hashmap"),
+                                               (CheckpointingMode.AT_LEAST_ONCE, "hashmap"),
+                                               (CheckpointingMode.EXACTLY_ONCE, "rocksdb")])
 def test_a_failure_after_a_checkpoint_loses_nothing(cluster: RunningJobManager, tmp_path,
                                                     request: pytest.FixtureRequest,
-                                                    mode: CheckpointingMode,
+                                                    mode: CheckpointingMode, backend: str,
                                                     fault: Fault) -> None:
     job = CountingJob()
     # A third of the way through a source subtask's records:
@@ -75,7 +77,8 @@ def test_a_failure_after_a_checkpoint_loses_nothing(cluster: RunningJobManager, 
     output = tmp_path / "out"
     env = job.environment(output.as_uri(), (tmp_path / "chk").as_uri(), mode=mode,
                           fault=plan)
-    run_failing_once(cluster, env, f"failover-{fault.value}", plan, request)
+    env.set_state_backend(state_backend(backend))
+    run_failing_once(cluster, env, f"failover-{backend}-{fault.value}", plan, request)
     got, expected = committed_file_lines(output), job.expected()
     if mode is CheckpointingMode.EXACTLY_ONCE:
         assert got == expected
@@ -159,15 +162,17 @@ def windows_oracle(records: int) -> collections.Counter[str]:
 @pytest.mark.slow
 @FAULTS
 @pytest.mark.parametrize("how", ["window", "timers"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_windows_and_timers_resume_after_a_failure(cluster: RunningJobManager, tmp_path,
                                                    request: pytest.FixtureRequest,
-                                                   how: str, fault: Fault) -> None:
+                                                   how: str, backend: str, fault: Fault) -> None:
     records, rate, parallelism = 16_000, 3_000, 2
     # A third of the way through a source subtask's records:
     plan = FailOnce(tmp_path / "failed", after_records=records // parallelism // 3,
                     fault=fault)
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism)
+    env.set_state_backend(state_backend(backend))
     env.enable_checkpointing(300, CheckpointingMode.EXACTLY_ONCE)
     env.get_checkpoint_config().set_checkpoint_storage_dir((tmp_path / "chk").as_uri())
     env.get_config().set_string("pipeline.auto-watermark-interval", "20 ms")
@@ -182,5 +187,5 @@ def test_windows_and_timers_resume_after_a_failure(cluster: RunningJobManager, t
         .sink_to(FileSink.for_row_format((tmp_path / "out").as_uri(),
                                          Encoder.simple_string_encoder()).build())
         .uid("files"))
-    run_failing_once(cluster, env, f"failover-{how}-{fault.value}", plan, request)
+    run_failing_once(cluster, env, f"failover-{how}-{backend}-{fault.value}", plan, request)
     assert committed_file_lines(tmp_path / "out") == windows_oracle(records)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.fixtures.event_time_sources import GatedSource, PhasedSource
+from tests.fixtures.state_backends import BACKENDS, state_backend
 from weir.common import Duration, Time, WatermarkStrategy
 from weir.common.types import Row
 from weir.datastream import (
@@ -24,9 +25,10 @@ from weir.datastream.window import TumblingEventTimeWindows
 PARALLELISM = [1, 2, 4]
 
 
-def environment(parallelism: int) -> StreamExecutionEnvironment:
+def environment(parallelism: int, backend: str = "hashmap") -> StreamExecutionEnvironment:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism)
+    env.set_state_backend(state_backend(backend))
     env.get_config().set_string("pipeline.auto-watermark-interval", "20 ms")
     return env
 
@@ -124,13 +126,14 @@ class Stamp(ProcessFunction):
 
 
 @pytest.mark.parametrize("parallelism", PARALLELISM)
-def test_event_time_timers_fire_once_in_order_with_their_timestamp(cluster, parallelism):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_event_time_timers_fire_once_in_order_with_their_timestamp(cluster, parallelism, backend):
     records = []
     for k in range(6):
         key = f"user-{k}"
         records += [(key, 100 * i, 30 + 7 * k) for i in range(8)]
         records += [(key, 50, -(100 * 3 + 30 + 7 * k) + 50)]  # deletes the timer at 330 + 7k
-    env = environment(parallelism)
+    env = environment(parallelism, backend)
     stream = (env.from_collection(records)  # one path per key: deletions follow registrations
               .assign_timestamps_and_watermarks(by_timestamp_field(bound_ms=1000))
               .set_parallelism(1)

@@ -6,6 +6,7 @@ import collections
 
 import pytest
 
+from tests.fixtures.state_backends import BACKENDS, state_backend
 from weir.common import Types, WatermarkStrategy
 from weir.common.job_client import JobExecutionException
 from weir.datastream import (
@@ -29,9 +30,10 @@ N = 20_000
 PARALLELISM = [1, 2, 4]
 
 
-def environment(parallelism: int) -> StreamExecutionEnvironment:
+def environment(parallelism: int, backend: str = "hashmap") -> StreamExecutionEnvironment:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism)
+    env.set_state_backend(state_backend(backend))
     return env
 
 
@@ -51,8 +53,9 @@ def last_per_key(rows, key=lambda row: row[0]) -> dict:
 
 
 @pytest.mark.parametrize("parallelism", PARALLELISM)
-def test_chained_stateless_operators_then_keyed_reduce(cluster, parallelism):
-    env = environment(parallelism)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_chained_stateless_operators_then_keyed_reduce(cluster, parallelism, backend):
+    env = environment(parallelism, backend)
     stream = (numbers(env, 0, N - 1)
               .map(lambda x: x * 3)
               .filter(lambda x: x % 2 == 0)
@@ -99,8 +102,9 @@ def test_broadcast_reaches_every_subtask_once(cluster, parallelism):
 
 
 @pytest.mark.parametrize("parallelism", PARALLELISM)
-def test_keyed_aggregations_by_position(cluster, parallelism):
-    env = environment(parallelism)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keyed_aggregations_by_position(cluster, parallelism, backend):
+    env = environment(parallelism, backend)
     rows = [(f"k{i % 7}", (i * 37) % 101, i) for i in range(3000)]
     source = env.from_collection(rows)
     sums = last_per_key(collect(source.key_by(lambda r: r[0]).sum(1)))
@@ -151,8 +155,9 @@ class EveryStateKind(KeyedProcessFunction):
 
 
 @pytest.mark.parametrize("parallelism", PARALLELISM)
-def test_keyed_state_of_every_kind_is_scoped_to_its_key(cluster, parallelism):
-    env = environment(parallelism)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keyed_state_of_every_kind_is_scoped_to_its_key(cluster, parallelism, backend):
+    env = environment(parallelism, backend)
     # one source subtask: each key's records arrive in sequence order (one channel per pair)
     stream = (numbers(env, 0, 9999).set_parallelism(1)
               .map(lambda x: (f"user-{(x * 7919) % 23}", x)).set_parallelism(1)
@@ -188,8 +193,9 @@ class FirstSeenTimer(KeyedProcessFunction):
 
 
 @pytest.mark.parametrize("parallelism", [1, 2])
-def test_processing_time_timers_fire_once_per_key_with_its_state(cluster, parallelism):
-    env = environment(parallelism)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_processing_time_timers_fire_once_per_key_with_its_state(cluster, parallelism, backend):
+    env = environment(parallelism, backend)
     keys = 10
     # 3000 records at 2000 records/s: every key appears in the first few records,
     # its timer fires about 100 ms later while the stream keeps running for ~1.5 s.

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.event_time_sources import PhasedSource
+from tests.fixtures.state_backends import BACKENDS, state_backend
 from tests.fixtures.window_functions import SumCount
 from tests.fixtures.window_oracle import event_time_oracle, sessions_oracle
 from weir.common import Duration, Time, WatermarkStrategy
@@ -43,9 +44,10 @@ BOUND = 40
 LATE = OutputTag("late")
 
 
-def environment(parallelism: int) -> StreamExecutionEnvironment:
+def environment(parallelism: int, backend: str = "hashmap") -> StreamExecutionEnvironment:
     env = StreamExecutionEnvironment.get_execution_environment()
     env.set_parallelism(parallelism)
+    env.set_state_backend(state_backend(backend))
     env.get_config().set_string("pipeline.auto-watermark-interval", "20 ms")
     return env
 
@@ -141,10 +143,11 @@ CASES: dict[str, tuple[Callable[[Any], Any], Callable[[int], list[TimeWindow]],
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("parallelism", PARALLELISM)
-def test_event_time_windows_match_the_oracle(cluster, parallelism, case):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_event_time_windows_match_the_oracle(cluster, parallelism, case, backend):
     build, windows_of, evaluate = CASES[case]
     phases, script = make_phases(seed=parallelism * 31 + len(case))
-    env = environment(parallelism)
+    env = environment(parallelism, backend)
     stream = build(phased_stream(env, phases).key_by(lambda e: e[0])).process(WithTimestamp())
     got = collect(stream)
     expected, late, _ = event_time_oracle(script, windows_of, 0, evaluate)
@@ -161,11 +164,12 @@ class Tag(ProcessFunction):
 
 
 @pytest.mark.parametrize("parallelism", PARALLELISM)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_allowed_lateness_updates_results_and_later_records_go_to_the_side_output(
-        cluster, parallelism):
+        cluster, parallelism, backend):
     lateness = 150
     phases, script = make_phases(seed=parallelism, late_per_phase=6)
-    env = environment(parallelism)
+    env = environment(parallelism, backend)
     windows = (phased_stream(env, phases).key_by(lambda e: e[0])
                .window(TumblingEventTimeWindows.of(Time.milliseconds(100)))
                .allowed_lateness(lateness)
@@ -184,7 +188,8 @@ def test_allowed_lateness_updates_results_and_later_records_go_to_the_side_outpu
 
 
 @pytest.mark.parametrize("parallelism", PARALLELISM)
-def test_session_windows_merge_across_out_of_order_records(cluster, parallelism):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_session_windows_merge_across_out_of_order_records(cluster, parallelism, backend):
     rng = random.Random(parallelism)
     gap = 30
     events = []
@@ -195,7 +200,7 @@ def test_session_windows_merge_across_out_of_order_records(cluster, parallelism)
             events.append((key, rng.randrange(100), ts))
     events.sort(key=lambda e: e[2] + rng.uniform(0, BOUND))  # out of order within the bound
     phases = [events[i:i + 30] for i in range(0, len(events), 30)]
-    env = environment(parallelism)
+    env = environment(parallelism, backend)
     stream = (phased_stream(env, phases).key_by(lambda e: e[0])
               .window(EventTimeSessionWindows.with_gap(Time.milliseconds(gap)))
               .process(Describe()).process(WithTimestamp()))
@@ -205,13 +210,14 @@ def test_session_windows_merge_across_out_of_order_records(cluster, parallelism)
 
 
 @pytest.mark.parametrize("parallelism", PARALLELISM)
-def test_count_windows_and_a_global_window_with_a_count_trigger(cluster, parallelism):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_count_windows_and_a_global_window_with_a_count_trigger(cluster, parallelism, backend):
     records = [(f"k{i % 3}", i, 0) for i in range(40)]
-    env = environment(parallelism)
+    env = environment(parallelism, backend)
     source = env.from_collection(records)
     counted = collect(source.key_by(lambda e: e[0]).count_window(4)
                       .reduce(lambda a, b: (a[0], a[1] + b[1], 0)))
-    env = environment(parallelism)
+    env = environment(parallelism, backend)
     top = collect(env.from_collection(records).key_by(lambda e: e[0])
                   .window(GlobalWindows.create()).trigger(PurgingTrigger.of(CountTrigger.of(5)))
                   .process(TopTwo()))

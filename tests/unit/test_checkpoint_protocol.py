@@ -16,7 +16,11 @@ from weir.jobmanager.pending_checkpoint import (
     PendingCheckpoint,
     next_trigger_delay,
 )
-from weir.jobmanager.state_assignment import StateAssignmentError, assign_restored_state
+from weir.jobmanager.state_assignment import (
+    StateAssignmentError,
+    assign_restored_state,
+    overlapping_subtasks,
+)
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler
 from weir.taskmanager.network.events import CheckpointBarrier
@@ -191,3 +195,43 @@ def test_tasks_read_the_checkpointing_mode_as_the_jobmanager_does(mode, aligned)
                                 configuration=configuration)
     task = StreamTask(deployment, network=None, gateway=None, local_taskmanager="tm")
     assert task._barriers.exactly_once is aligned
+
+
+def keyed_graph(parallelism: int) -> pb.JobGraph:
+    job = graph(("source", 1, ["events"]), ("counts", parallelism, ["counts"]),
+                ("sink", 1, ["files"]))
+    job.vertices[1].inputs.add(source_vertex_id="source", partitioner=pb.HASH)
+    job.vertices[2].inputs.add(source_vertex_id="counts", partitioner=pb.REBALANCE)
+    return job
+
+
+def rescaled_metadata(parallelism: int) -> CheckpointMetadata:
+    return CheckpointMetadata(
+        job_id="j", checkpoint_id=4, timestamp_ms=0, duration_ms=0, is_savepoint=True,
+        task_states={"source": {0: StateHandle("source-0", 1, "ff")},
+                     "counts": {i: StateHandle(f"counts-{i}", 1, "ff")
+                                for i in range(parallelism)},
+                     "sink": {0: StateHandle("sink-0", 1, "ff")}},
+        vertex_parallelism={"source": 1, "counts": parallelism, "sink": 1},
+        operator_states={"source": ["events"], "counts": ["counts"], "sink": ["files"]})
+
+
+@pytest.mark.parametrize(("old", "new"), [(2, 4), (4, 1), (3, 2)])
+def test_keyed_state_is_rescaled_by_key_group_ranges(old, new):
+    restores = assign_restored_state(keyed_graph(new), rescaled_metadata(old), "file:///sp")
+    for subtask in range(new):
+        paths = [f.path for f in restores[("counts", subtask)].files]
+        assert paths == [f"counts-{i}" for i in overlapping_subtasks(128, old, new, subtask)]
+    assert [f.path for f in restores[("sink", 0)].files] == ["sink-0"]
+    covered = sorted({f.path for s in range(new) for f in restores[("counts", s)].files})
+    assert covered == [f"counts-{i}" for i in range(old)]  # every key group goes somewhere
+    assert overlapping_subtasks(128, 2, 4, 1) == [0] and overlapping_subtasks(128, 4, 1, 0) == \
+        [0, 1, 2, 3]
+
+
+def test_operator_state_other_than_keyed_state_keeps_its_parallelism():
+    job = keyed_graph(2)
+    job.vertices[2].parallelism = 2  # the sink's transactions cannot be redistributed yet
+    with pytest.raises(StateAssignmentError, match="'files' ran at parallelism 1 .* has 2 now; "
+                                                   "only keyed state can be rescaled"):
+        assign_restored_state(job, rescaled_metadata(2), "file:///sp")

@@ -81,10 +81,10 @@ class TimerProbe(KeyedProcessFunction):
             ctx.output(ODD, "from a timer")
 
 
-def test_keyed_timers_fire_in_order_once_with_their_timestamp_and_domain():
+def test_keyed_timers_fire_in_order_once_with_their_timestamp_and_domain(make_harness):
     spec, = specs_of(lambda s: s.key_by(lambda v: v[0]).process(TimerProbe()))
     clock = ManualClock(0)
-    harness = ChainHarness(spec, clock=clock, side_outputs=("odd",))
+    harness = make_harness(spec, clock=clock, side_outputs=("odd",))
     harness.process([("b", 50), ("a", 20), ("cancel", 30), ("late", 5)], [1, 2, 3, 4])
     harness.watermark(60)
     assert harness.main() == [(("late", 5, "EVENT_TIME", 60, 5), 5), (("a", 20, "EVENT_TIME", 60, 20), 20),

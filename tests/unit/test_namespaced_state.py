@@ -1,4 +1,4 @@
-"""Namespaced keyed state of the heap backend: per (key, window) values, merging of windows."""
+"""Namespaced keyed state of every backend: per (key, window) values, merging of windows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from weir.datastream.state import (
     ReducingStateDescriptor,
     ValueStateDescriptor,
 )
-from weir.taskmanager.state.heap import HeapKeyedStateBackend
+from weir.taskmanager.state.backend import KeyedStateBackend
 
 
 class Mean(AggregateFunction):
@@ -28,13 +28,13 @@ class Mean(AggregateFunction):
         return acc_a[0] + acc_b[0], acc_a[1] + acc_b[1]
 
 
-def at(backend: HeapKeyedStateBackend, key: str, namespace: str) -> HeapKeyedStateBackend:
+def at(backend: KeyedStateBackend, key: str, namespace: str) -> KeyedStateBackend:
     backend.current_key, backend.current_namespace = key, namespace
     return backend
 
 
-def test_every_kind_is_scoped_to_key_and_namespace():
-    backend = HeapKeyedStateBackend(lambda: 0)
+def test_every_kind_is_scoped_to_key_and_namespace(make_backend, backend_kind):
+    backend = make_backend(backend_kind)
     value = backend.get_state("value", ValueStateDescriptor("v"), namespaced=True)
     elements = backend.get_state("list", ListStateDescriptor("l"), namespaced=True)
     mapping = backend.get_state("map", MapStateDescriptor("m"), namespaced=True)
@@ -47,17 +47,18 @@ def test_every_kind_is_scoped_to_key_and_namespace():
     at(backend, "a", "w2")
     assert value.value() == "aw2" and elements.get() == ["a", "w2"]
     assert dict(mapping.items()) == {"w2": "a"}
-    assert set(backend.tables["v"]) == {"w1", "w2"}  # table[namespace][key]
+    assert set(backend.namespaced_table("v")) == {"w1", "w2"}  # table[namespace][key]
     value.clear()
     at(backend, "b", "w2")
     value.clear()
-    assert set(backend.tables["v"]) == {"w1"}  # an emptied namespace is dropped
+    assert set(backend.namespaced_table("v")) == {"w1"}  # an emptied namespace is dropped
     at(backend, "a", "w1")
     assert value.value() == "aw1"
 
 
-def test_merging_namespaces_folds_sources_into_the_target_and_clears_them():
-    backend = HeapKeyedStateBackend(lambda: 0)
+def test_merging_namespaces_folds_sources_into_the_target_and_clears_them(make_backend,
+                                                                         backend_kind):
+    backend = make_backend(backend_kind)
     total = backend.get_state("reducing", ReducingStateDescriptor("r", lambda a, b: a + b),
                               namespaced=True)
     mean = backend.get_state("aggregating", AggregatingStateDescriptor("g", Mean()),

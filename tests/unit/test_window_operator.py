@@ -150,11 +150,11 @@ ASSIGNERS = {
 
 @pytest.mark.parametrize("assigner", sorted(ASSIGNERS))
 @pytest.mark.parametrize("how", sorted(HOWS))
-def test_event_time_windows_match_the_oracle(assigner, how):
+def test_event_time_windows_match_the_oracle(assigner, how, make_harness):
     make_assigner, windows_of = ASSIGNERS[assigner]
     build, evaluate = HOWS[how]
     spec = window_spec(lambda keyed: build(keyed.window(make_assigner())))
-    harness = ChainHarness(spec)
+    harness = make_harness(spec)
     script = make_script(seed=zlib.crc32(f"{assigner}/{how}".encode()), bound=60)
     run_script(harness, script)
     expected, _, dropped = event_time_oracle(script, windows_of, 0, evaluate)
@@ -164,11 +164,12 @@ def test_event_time_windows_match_the_oracle(assigner, how):
 
 
 @pytest.mark.parametrize("lateness", [0, 150, 400])
-def test_allowed_lateness_refires_windows_and_late_records_go_to_the_side_output(lateness):
+def test_allowed_lateness_refires_windows_and_late_records_go_to_the_side_output(
+        lateness, make_harness):
     spec = window_spec(lambda keyed: keyed.window(TumblingEventTimeWindows.of(
         Time.milliseconds(100))).allowed_lateness(lateness).side_output_late_data(LATE)
         .process(Describe()))
-    harness = ChainHarness(spec, side_outputs=("late",))
+    harness = make_harness(spec, side_outputs=("late",))
     script = make_script(seed=lateness, bound=50, late_every=11)
     run_script(harness, script)
     expected, late, _ = event_time_oracle(script, ASSIGNERS["tumbling"][1], lateness,
@@ -183,7 +184,7 @@ def test_allowed_lateness_refires_windows_and_late_records_go_to_the_side_output
 
 
 @pytest.mark.parametrize("how", ["process", "aggregate+process"])
-def test_session_windows_merge_across_out_of_order_records(how):
+def test_session_windows_merge_across_out_of_order_records(how, make_harness):
     rng = random.Random(3)
     gap = 50
     events = []
@@ -204,7 +205,7 @@ def test_session_windows_merge_across_out_of_order_records(how):
     build, _ = HOWS[how]
     spec = window_spec(lambda keyed: build(keyed.window(
         EventTimeSessionWindows.with_gap(Time.milliseconds(gap)))))
-    harness = ChainHarness(spec)
+    harness = make_harness(spec)
     run_script(harness, script)
     expected = sessions_oracle(events, gap)
     sessions_of_several = sum(1 for (_, _, _, v), _ in expected if len(v) > 1)
@@ -213,14 +214,14 @@ def test_session_windows_merge_across_out_of_order_records(how):
         expected = [((k, s, e, [(sum(v), len(v))]), t) for (k, s, e, v), t in expected]
     assert sorted(harness.main(), key=repr) == sorted(expected, key=repr)
     operator = harness.chain.operators[0]
-    assert not operator.backend.tables["merging-window-set"]  # every session cleaned up
+    assert not operator.backend.snapshot().entries  # every session cleaned up
     assert len(operator.event_timers) == 0
 
 
-def test_count_trigger_on_global_windows_fires_every_n_records_per_key():
+def test_count_trigger_on_global_windows_fires_every_n_records_per_key(make_harness):
     spec = window_spec(lambda keyed: keyed.window(GlobalWindows.create())
                        .trigger(PurgingTrigger.of(CountTrigger.of(3))).process(Values()))
-    harness = ChainHarness(spec)
+    harness = make_harness(spec)
     records = [("a", i) for i in range(8)] + [("b", i) for i in range(4)]
     harness.process(records)
     harness.end_input()
@@ -228,32 +229,33 @@ def test_count_trigger_on_global_windows_fires_every_n_records_per_key():
                                                     ("b", [0, 1, 2])]
 
 
-def test_count_trigger_without_purge_keeps_the_elements():
+def test_count_trigger_without_purge_keeps_the_elements(make_harness):
     spec = window_spec(lambda keyed: keyed.window(GlobalWindows.create())
                        .trigger(CountTrigger.of(2)).process(Values()))
-    harness = ChainHarness(spec)
+    harness = make_harness(spec)
     harness.process([("a", i) for i in range(5)])
     assert [r[1] for r, _ in harness.main()] == [[0, 1], [0, 1, 2, 3]]
 
 
-def test_count_windows_tumble_and_slide_as_in_pyflink():
-    tumbling = ChainHarness(window_spec(lambda keyed: keyed.count_window(3).process(Values())))
+def test_count_windows_tumble_and_slide_as_in_pyflink(make_harness):
+    tumbling = make_harness(window_spec(lambda keyed: keyed.count_window(3).process(Values())))
     tumbling.process([("a", i) for i in range(7)] + [("b", 9)])
     tumbling.end_input()
     assert sorted(r for r, _ in tumbling.main()) == [("a", [0, 1, 2]), ("a", [3, 4, 5])]
 
-    sliding = ChainHarness(window_spec(lambda keyed: keyed.count_window(3, 2).process(Values())))
+    sliding = make_harness(window_spec(lambda keyed: keyed.count_window(3, 2).process(Values())))
     sliding.process([("a", i) for i in range(8)])
     assert [r[1] for r, _ in sliding.main()] == [[0, 1, 2], [2, 3, 4], [4, 5, 6]]
-    contents = sliding.chain.operators[0].backend.tables["window-contents"]
-    assert contents == {CountWindow(3): {"a": [("a", 6), ("a", 7)]}}  # fired ones were purged
+    contents = sliding.chain.operators[0].backend.namespaced_table("window-contents")
+    assert {w: dict(panes.items()) for w, panes in contents.items()} == {
+        CountWindow(3): {"a": [("a", 6), ("a", 7)]}}  # fired ones were purged
 
 
-def test_continuous_event_time_trigger_fires_early_results_and_the_final_one():
+def test_continuous_event_time_trigger_fires_early_results_and_the_final_one(make_harness):
     spec = window_spec(lambda keyed: keyed.window(TumblingEventTimeWindows.of(Time.seconds(1)))
                        .trigger(ContinuousEventTimeTrigger.of(Time.milliseconds(300)))
                        .reduce(add_pairs))
-    harness = ChainHarness(spec)
+    harness = make_harness(spec)
     harness.process([("a", 1), ("a", 2)], [100, 150])
     assert harness.watermark(299) == []
     assert harness.watermark(300) == [(("a", 3), 999)]
@@ -262,7 +264,7 @@ def test_continuous_event_time_trigger_fires_early_results_and_the_final_one():
     assert harness.watermark(1000) == [(("a", 13), 999)] * 2  # at 900, and at the end
     operator = harness.chain.operators[0]
     assert len(operator.event_timers) == 0
-    assert not any(operator.backend.tables.values())
+    assert not operator.backend.snapshot().entries
 
 
 class FireOnFlush(Trigger):
@@ -281,23 +283,23 @@ class FireOnFlush(Trigger):
         pass
 
 
-def test_custom_trigger_decides_when_windows_fire():
+def test_custom_trigger_decides_when_windows_fire(make_harness):
     class Collect(ProcessWindowFunction):
         def process(self, key, context, elements):
             yield key, [e[1] for e in elements]
 
     spec = window_spec(lambda keyed: keyed.window(GlobalWindows.create()).trigger(FireOnFlush())
                        .process(Collect()))
-    harness = ChainHarness(spec)
+    harness = make_harness(spec)
     harness.process([("a", "x"), ("b", "y"), ("a", "flush"), ("a", "z"), ("b", "flush")])
     assert [r for r, _ in harness.main()] == [("a", ["x", "flush"]), ("b", ["y", "flush"])]
 
 
-def test_processing_time_windows_fire_on_the_clock():
+def test_processing_time_windows_fire_on_the_clock(make_harness):
     clock = ManualClock(1_000)
     spec = window_spec(lambda keyed: keyed.window(
         TumblingProcessingTimeWindows.of(Time.seconds(1))).aggregate(SumCount()))
-    harness = ChainHarness(spec, clock=clock)
+    harness = make_harness(spec, clock=clock)
     harness.process([("a", 1), ("b", 2), ("a", 3)])
     clock.now_ms = 1_500
     harness.process([("a", 4)])
@@ -308,11 +310,11 @@ def test_processing_time_windows_fire_on_the_clock():
     assert harness.advance_clock(3_500) == [((5, 1), 2_999)]
 
 
-def test_processing_time_sessions_merge_on_the_clock():
+def test_processing_time_sessions_merge_on_the_clock(make_harness):
     clock = ManualClock(0)
     spec = window_spec(lambda keyed: keyed.window(
         ProcessingTimeSessionWindows.with_gap(Time.milliseconds(100))).process(Describe()))
-    harness = ChainHarness(spec, clock=clock)
+    harness = make_harness(spec, clock=clock)
     for now, value in [(0, 1), (50, 2), (120, 3), (400, 4)]:
         harness.advance_clock(now)
         harness.process([("a", value)])
@@ -321,7 +323,7 @@ def test_processing_time_sessions_merge_on_the_clock():
                                                     ("a", 400, 500, [4])]
 
 
-def test_window_all_evaluates_the_whole_stream_in_one_window():
+def test_window_all_evaluates_the_whole_stream_in_one_window(make_harness):
     from weir.datastream import ProcessAllWindowFunction
 
     class Everything(ProcessAllWindowFunction):
@@ -333,16 +335,16 @@ def test_window_all_evaluates_the_whole_stream_in_one_window():
         TumblingEventTimeWindows.of(Time.milliseconds(10))).process(Everything())
     transformation = stream._transformation("test")
     assert transformation.fixed_parallelism == 1
-    harness = ChainHarness(transformation.spec)
+    harness = make_harness(transformation.spec)
     harness.process([("a", 1), ("b", 2), ("c", 3)], [1, 5, 12])
     harness.end_input()
     assert [r for r, _ in harness.main()] == [(0, [1, 2]), (10, [3])]
 
 
-def test_event_time_windows_need_timestamps():
+def test_event_time_windows_need_timestamps(make_harness):
     spec = window_spec(lambda keyed: keyed.window(
         TumblingEventTimeWindows.of(Time.seconds(1))).reduce(add_pairs))
-    harness = ChainHarness(spec)
+    harness = make_harness(spec)
     with pytest.raises(ValueError, match="assign_timestamps_and_watermarks"):
         harness.process([("a", 1)])
 
@@ -355,10 +357,10 @@ def test_a_merging_assigner_needs_a_trigger_that_can_merge():
         windowed.trigger(FireOnFlush())
 
 
-def test_a_late_arriving_record_bridges_two_sessions_into_one():
+def test_a_late_arriving_record_bridges_two_sessions_into_one(make_harness):
     spec = window_spec(lambda keyed: keyed.window(
         EventTimeSessionWindows.with_gap(Time.milliseconds(30))).aggregate(SumCount(), Describe()))
-    harness = ChainHarness(spec)
+    harness = make_harness(spec)
     harness.process([("a", 1), ("a", 2), ("b", 5)], [0, 50, 10])  # a: [0, 30) and [50, 80)
     assert harness.watermark(20) == []
     harness.process([("a", 3)], [25])                              # [25, 55) touches both
@@ -366,4 +368,4 @@ def test_a_late_arriving_record_bridges_two_sessions_into_one():
     harness.end_input()
     assert harness.main()[-1] == (("a", 0, 80, [(6, 3)]), 79)
     operator = harness.chain.operators[0]
-    assert len(operator.event_timers) == 0 and not any(operator.backend.tables.values())
+    assert len(operator.event_timers) == 0 and not operator.backend.snapshot().entries
