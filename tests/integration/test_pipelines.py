@@ -7,6 +7,7 @@ import collections
 import pytest
 
 from tests.fixtures.state_backends import BACKENDS, state_backend
+from tests.fixtures.window_functions import Mean
 from weir.common import Types, WatermarkStrategy
 from weir.common.job_client import JobExecutionException
 from weir.datastream import (
@@ -17,7 +18,6 @@ from weir.datastream import (
 )
 from weir.datastream.connectors.datagen import DataGeneratorSource, RateLimiterStrategy
 from weir.datastream.connectors.number_seq import NumberSequenceSource
-from weir.datastream.functions import AggregateFunction
 from weir.datastream.state import (
     AggregatingStateDescriptor,
     ListStateDescriptor,
@@ -117,17 +117,6 @@ def test_keyed_aggregations_by_position(cluster, parallelism, backend):
         assert max_bys[key] == next(r for r in mine if r[1] == best)  # first of the ties
 
 
-class Average(AggregateFunction):
-    def create_accumulator(self):
-        return 0, 0
-
-    def add(self, value, accumulator):
-        return accumulator[0] + value, accumulator[1] + 1
-
-    def get_result(self, accumulator):
-        return accumulator[0] / accumulator[1]
-
-
 class EveryStateKind(KeyedProcessFunction):
     """Keeps each key's count, last three values, value histogram, sum and average."""
 
@@ -139,7 +128,7 @@ class EveryStateKind(KeyedProcessFunction):
         self.total = runtime_context.get_reducing_state(
             ReducingStateDescriptor("total", lambda a, b: a + b, Types.LONG()))
         self.average = runtime_context.get_aggregating_state(
-            AggregatingStateDescriptor("average", Average(), Types.TUPLE([Types.LONG()] * 2)))
+            AggregatingStateDescriptor("average", Mean(), Types.TUPLE([Types.LONG()] * 2)))
 
     def process_element(self, value, ctx):
         key, x = value

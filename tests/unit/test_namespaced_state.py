@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weir.datastream  # noqa: F401 - import order of weir
-from weir.datastream.functions import AggregateFunction
+from tests.fixtures.window_functions import Mean
 from weir.datastream.state import (
     AggregatingStateDescriptor,
     ListStateDescriptor,
@@ -12,20 +12,6 @@ from weir.datastream.state import (
     ValueStateDescriptor,
 )
 from weir.taskmanager.state.backend import KeyedStateBackend
-
-
-class Mean(AggregateFunction):
-    def create_accumulator(self):
-        return 0, 0
-
-    def add(self, value, accumulator):
-        return accumulator[0] + value, accumulator[1] + 1
-
-    def get_result(self, accumulator):
-        return accumulator[0] / accumulator[1]
-
-    def merge(self, acc_a, acc_b):
-        return acc_a[0] + acc_b[0], acc_a[1] + acc_b[1]
 
 
 def at(backend: KeyedStateBackend, key: str, namespace: str) -> KeyedStateBackend:

@@ -11,13 +11,13 @@ import pytest
 import weir.datastream  # noqa: F401 - import order of weir
 from tests.fixtures.operator_harness import ManualClock
 from tests.fixtures.state_backends import BACKENDS
+from tests.fixtures.window_functions import Mean
 from weir.common import Time
 from weir.datastream import (
     EmbeddedRocksDBStateBackend,
     HashMapStateBackend,
     StreamExecutionEnvironment,
 )
-from weir.datastream.functions import AggregateFunction
 from weir.datastream.state import (
     AggregatingStateDescriptor,
     ListStateDescriptor,
@@ -31,20 +31,6 @@ from weir.taskmanager.state.factory import create_keyed_state_backend
 from weir.taskmanager.state.rocksdb import StateBackendError
 
 KEYS = [f"user-{i}" for i in range(40)] + list(range(40))
-
-
-class Mean(AggregateFunction):
-    def create_accumulator(self):
-        return 0, 0
-
-    def add(self, value, accumulator):
-        return accumulator[0] + value, accumulator[1] + 1
-
-    def get_result(self, accumulator):
-        return accumulator[0] / accumulator[1]
-
-    def merge(self, acc_a, acc_b):
-        return acc_a[0] + acc_b[0], acc_a[1] + acc_b[1]
 
 
 def states(backend: KeyedStateBackend) -> dict[str, object]:
