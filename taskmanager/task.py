@@ -31,7 +31,7 @@ from typing import Any, assert_never
 import cloudpickle
 
 from weir.checkpoint import CheckpointingMode, checkpoint_settings
-from weir.connector import SourceReader
+from weir.connector import SourceReader, SplitAwareSourceReader
 from weir.graph.deployment import ChannelKey, TaskDeployment
 from weir.graph.operators import OperatorSpec, SourceSpec
 from weir.proto import jobmanager_pb2 as pb
@@ -51,7 +51,11 @@ from weir.taskmanager.network.input_gate import InputGate
 from weir.taskmanager.network.record_writer import RecordWriter
 from weir.taskmanager.operators.base import OperatorContext
 from weir.taskmanager.operators.chain import OperatorChain
-from weir.taskmanager.operators.timestamps import with_source_watermarks
+from weir.taskmanager.operators.timestamps import (
+    TimestampsAndWatermarksOperator,
+    split_watermark_operator,
+    with_source_watermarks,
+)
 from weir.taskmanager.records import TimestampedBatch, output_selector
 from weir.taskmanager.watermarks import EventTimeOutput, TaskEventTime
 
@@ -92,6 +96,7 @@ class StreamTask:
         self._timer_due = False
         self._last_flush = time.monotonic()
         self._reader: SourceReader[Any] | None = None
+        self._split_watermarks: TimestampsAndWatermarksOperator | None = None
         self._chain = OperatorChain([])
         self._event_time = TaskEventTime(self._chain, 0)
         self._sink_records = 0
@@ -157,6 +162,7 @@ class StreamTask:
             specs, operator_ids = with_source_watermarks(
                 specs[0], specs[1:], operator_ids[1:] if operator_ids else None)
         self._chain = OperatorChain(specs, operator_ids)
+        self._split_watermarks = split_watermark_operator(self._reader, self._chain.operators)
         self._chain.initialize_state(restored.operators)
         if d.restore is not None:
             self._barriers.latest_checkpoint_id = d.restore.checkpoint_id
@@ -218,6 +224,9 @@ class StreamTask:
     async def _run_source(self) -> None:
         reader = self._reader
         assert reader is not None
+        if self._split_watermarks is not None and isinstance(reader, SplitAwareSourceReader):
+            await self._run_split_source(reader, self._split_watermarks)
+            return
         batch_size = self._source_batch
         while True:
             if self._control:
@@ -228,6 +237,27 @@ class StreamTask:
                 return
             if batch:
                 await self._emit(self._chain.process(batch))
+            await self._maybe_flush()
+            await asyncio.sleep(0)  # let the other tasks of this TaskManager run
+
+    async def _run_split_source(self, reader: SplitAwareSourceReader[Any],
+                                watermarks: TimestampsAndWatermarksOperator) -> None:
+        """The source loop with per-split watermarks: each split's batch runs through the
+        chain on its own, after the watermark operator was told its split."""
+        batch_size = self._source_batch
+        chain = self._chain
+        while True:
+            if self._control:
+                await self._process_control()
+            await self._fire_due_timers()
+            batches = await reader.poll_split_batches(batch_size)
+            if batches is None:
+                return
+            for split_id, records in batches:
+                if records:
+                    watermarks.set_current_split(split_id)
+                    await self._emit(chain.process(records))
+            watermarks.set_splits(reader.assigned_splits())
             await self._maybe_flush()
             await asyncio.sleep(0)  # let the other tasks of this TaskManager run
 

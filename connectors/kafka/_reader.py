@@ -8,8 +8,10 @@ Life of a reader (driven by its subtask's mailbox loop, one call at a time):
    resolves where each starts (restored offset; else the starting initializer for
    partitions of the first discovery, earliest for partitions found later) and, when
    bounded, where each stops;
-3. ``poll_batch``: fetches, deserializes, advances each partition's next offset; every
-   ``partition.discovery.interval.ms`` looks for new partitions and topics;
+3. ``poll_batch`` (or ``poll_split_batches``, one batch per partition, when the task runs
+   one watermark generator per partition): fetches, deserializes, advances each
+   partition's next offset; every ``partition.discovery.interval.ms`` looks for new
+   partitions and topics;
 4. ``snapshot_position``: the next offset (and stop offset) of every partition it reads;
    ``notify_checkpoint_complete`` commits the offsets of the oldest snapshot not yet
    committed to the consumer group (for lag monitoring only: recovery uses the checkpoint).
@@ -29,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from weir.connector import SourceReader
+from weir.connector import SplitAwareSourceReader
 from weir.datastream.connectors.kafka._config import (
     client_kwargs,
     consumer_kwargs,
@@ -66,8 +68,14 @@ class KafkaSourcePosition:
     started: bool = True
 
 
-class KafkaSourceReader(SourceReader[Any]):
-    """Reads the partitions the enumerator assigns to subtask ``subtask_index``."""
+def split_id(split: KafkaTopicPartition) -> str:
+    """A partition's split id, ``<topic>-<partition>`` as Flink's ``KafkaPartitionSplit``."""
+    return f"{split.topic}-{split.partition}"
+
+
+class KafkaSourceReader(SplitAwareSourceReader[Any]):
+    """Reads the partitions the enumerator assigns to subtask ``subtask_index``; each
+    partition is a split."""
 
     def __init__(self, source: KafkaSource, subtask_index: int, parallelism: int) -> None:
         self._source = source
@@ -85,6 +93,8 @@ class KafkaSourceReader(SourceReader[Any]):
         self._pending_commits: deque[dict[KafkaTopicPartition, int]] = deque()
         self._closing: asyncio.Task[None] | None = None
         self._fetch_timestamp_ms: int | None = None
+        self._emit_lag_ms: int | None = None
+        self._split_ids: frozenset[str] = frozenset()
         self.num_records_skipped = 0
         self.num_records_dead_lettered = 0
 
@@ -132,6 +142,35 @@ class KafkaSourceReader(SourceReader[Any]):
     # ------------------------------------------------------------------ reading
 
     async def poll_batch(self, max_records: int) -> list[Any] | None:
+        fetched = await self._fetch(max_records)
+        if fetched is None:
+            return None
+        records: list[Any] = []
+        for tp, messages in fetched.items():
+            await self._take(KafkaTopicPartition(tp.topic, tp.partition), messages, records)
+        self._emitted(records)
+        return records
+
+    async def poll_split_batches(self, max_records: int) -> list[tuple[str, list[Any]]] | None:
+        fetched = await self._fetch(max_records)
+        if fetched is None:
+            return None
+        batches: list[tuple[str, list[Any]]] = []
+        for tp, messages in fetched.items():
+            split = KafkaTopicPartition(tp.topic, tp.partition)
+            records: list[Any] = []
+            await self._take(split, messages, records)
+            if records:
+                batches.append((split_id(split), records))
+                self._emitted(records)
+        return batches
+
+    def assigned_splits(self) -> frozenset[str]:
+        return self._split_ids
+
+    async def _fetch(self, max_records: int) -> dict[Any, list[Any]] | None:
+        """What ``getmany`` returns (``{}`` when nothing is ready), after connecting and
+        discovering partitions when due; None when a bounded read is done."""
         if self._consumer is None:
             await self._start()
         consumer = self._consumer
@@ -142,12 +181,16 @@ class KafkaSourceReader(SourceReader[Any]):
             return None
         if len(self._finished) == len(self._next):
             await asyncio.sleep(_IDLE_SLEEP_S)
-            return []
-        fetched = await consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS, max_records=max_records)
-        records: list[Any] = []
-        for tp, messages in fetched.items():
-            await self._take(KafkaTopicPartition(tp.topic, tp.partition), messages, records)
-        return records
+            return {}
+        fetched: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS,
+                                                                max_records=max_records)
+        return fetched
+
+    def _emitted(self, records: list[Any]) -> None:
+        """Records go out now: the emit event-time lag is now minus the Kafka timestamp of
+        the last record fetched (per batch, not per record)."""
+        if records and self._fetch_timestamp_ms is not None:
+            self._emit_lag_ms = int(time.time() * 1000) - self._fetch_timestamp_ms
 
     async def _take(self, split: KafkaTopicPartition, messages: list[Any],
                     out: list[Any]) -> None:
@@ -217,6 +260,7 @@ class KafkaSourceReader(SourceReader[Any]):
 
     def _finish(self, split: KafkaTopicPartition) -> None:
         self._finished.add(split)
+        self._split_ids = self._split_ids - {split_id(split)}
         if self._consumer is not None:
             self._consumer.pause(TopicPartition(split.topic, split.partition))
 
@@ -291,6 +335,7 @@ class KafkaSourceReader(SourceReader[Any]):
                     else await resolve_offsets(stopping, consumer, fresh))
             for tp, offset in ends.items():
                 stop[KafkaTopicPartition(tp.topic, tp.partition)] = offset
+        self._split_ids = self._split_ids | {split_id(split) for split in new}
         for split in new:
             self._next[split] = start[split]
             self._stop[split] = stop.get(split)
@@ -306,7 +351,9 @@ class KafkaSourceReader(SourceReader[Any]):
     def metrics(self) -> dict[str, Any]:
         """Lag figures with Flink's names, for the metric group: per-partition current
         offsets and lag, ``records-lag-max``, ``pendingRecords``,
-        ``currentFetchEventTimeLag`` (ms since the last fetched record's timestamp)."""
+        ``currentFetchEventTimeLag`` (ms since the last fetched record's timestamp),
+        ``currentEmitEventTimeLag`` (ms from the last emitted record's Kafka timestamp to
+        the time it was emitted)."""
         lags: dict[str, int] = {}
         consumer = self._consumer
         for split, offset in self._next.items():
@@ -322,6 +369,7 @@ class KafkaSourceReader(SourceReader[Any]):
             "records-lag-max": max(lags.values(), default=0),
             "pendingRecords": sum(lags.values()),
             "currentFetchEventTimeLag": None if fetched is None else now_ms - fetched,
+            "currentEmitEventTimeLag": self._emit_lag_ms,
             "numRecordsSkipped": self.num_records_skipped,
             "numRecordsDeadLettered": self.num_records_dead_lettered,
         }

@@ -9,7 +9,7 @@ from weir.connector.sink import (
     TwoPhaseCommittingSink,
     TwoPhaseCommittingSinkWriter,
 )
-from weir.connector.source import Source, SourceReader
+from weir.connector.source import Source, SourceReader, SplitAwareSourceReader
 
 __all__ = ["Committer", "Sink", "SinkWriter", "Source", "SourceReader",
-           "TwoPhaseCommittingSink", "TwoPhaseCommittingSinkWriter"]
+           "SplitAwareSourceReader", "TwoPhaseCommittingSink", "TwoPhaseCommittingSinkWriter"]

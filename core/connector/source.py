@@ -11,6 +11,10 @@ subtask's mailbox loop, one call at a time, so it needs no locks:
    injects barrier n right after it), and ``notify_checkpoint_complete(n)``
    once checkpoint n completed;
 4. ``close`` last, whether the subtask finished, failed or was cancelled.
+
+A ``SplitAwareSourceReader`` reads several splits (e.g. Kafka partitions) and says
+which split each batch came from (``poll_split_batches`` instead of ``poll_batch``),
+so that ``env.from_source`` can run one watermark generator per split, as Flink does.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Source", "SourceReader"]
+__all__ = ["Source", "SourceReader", "SplitAwareSourceReader"]
 
 T = TypeVar("T")
 
@@ -53,6 +57,33 @@ class SourceReader(abc.ABC, Generic[T]):
 
     def close(self) -> None:
         """Release resources."""
+
+
+class SplitAwareSourceReader(SourceReader[T]):
+    """A reader of several splits that reports, per batch, the split it came from.
+
+    The task calls ``poll_split_batches`` in place of ``poll_batch`` and, after every
+    poll, ``assigned_splits``; the callback order of ``SourceReader`` holds otherwise.
+    """
+
+    @abc.abstractmethod
+    async def poll_split_batches(self, max_records: int) -> list[tuple[str, list[T]]] | None:
+        """Up to ``max_records`` records in all as ``(split id, records)`` pairs, one per
+        split that had records ready (``[]`` when none); None at the end."""
+
+    @abc.abstractmethod
+    def assigned_splits(self) -> frozenset[str]:
+        """The ids of the splits this reader reads now and has not finished; splits that
+        finished or were released are left out. Returns the same object until the set
+        changes (callers may compare by identity)."""
+
+    async def poll_batch(self, max_records: int) -> list[T] | None:
+        batches = await self.poll_split_batches(max_records)
+        if batches is None:
+            return None
+        if len(batches) == 1:
+            return batches[0][1]
+        return [record for _, records in batches for record in records]
 
 
 class Source(abc.ABC, Generic[T]):

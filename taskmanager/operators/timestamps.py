@@ -6,6 +6,13 @@ first operator chained to the source. It stamps every record and, every
 ``pipeline.auto-watermark-interval`` of processing time, emits the watermark of
 its generator (or reports itself idle). Input watermarks stop here; only the
 final one (end of input) passes.
+
+After a reader that reads several splits (``SplitAwareSourceReader``), the task
+switches the operator to one generator per split (``use_split_watermarks``) and
+names the split of each batch (``set_current_split``) before the batch runs
+through the chain: the batch then advances only its split's generator and idleness
+timer, and the periodic watermark is the minimum over the active splits
+(``weir.taskmanager.split_watermarks``). Per-record work is the same either way.
 """
 
 from __future__ import annotations
@@ -18,12 +25,19 @@ from typing import Any
 from weir.common.constants import MIN_LONG_VALUE
 from weir.common.watermark_strategy import TimestampAssigner, WatermarkStrategy
 from weir.config import parse_duration_ms
+from weir.connector import SourceReader, SplitAwareSourceReader
 from weir.graph.operators import OperatorSpec, SourceSpec, TimestampsAndWatermarksSpec
 from weir.taskmanager.operators.base import OperatorContext, StreamOperator
 from weir.taskmanager.records import TimestampedBatch
+from weir.taskmanager.split_watermarks import (
+    IdlenessDetector,
+    SplitWatermarkMultiplexer,
+    WatermarkGenerator,
+)
 
 __all__ = ["AUTO_WATERMARK_INTERVAL", "BoundedOutOfOrdernessWatermarks", "IdlenessTimer",
-           "TimestampsAndWatermarksOperator", "parse_interval_ms", "with_source_watermarks"]
+           "TimestampsAndWatermarksOperator", "parse_interval_ms", "split_watermark_operator",
+           "with_source_watermarks"]
 
 AUTO_WATERMARK_INTERVAL = "pipeline.auto-watermark-interval"
 DEFAULT_AUTO_WATERMARK_INTERVAL_MS = 200
@@ -107,13 +121,41 @@ class TimestampsAndWatermarksOperator(StreamOperator):
         strategy: WatermarkStrategy = spec.watermark_strategy
         self._extract = (None if strategy.timestamp_assigner is None
                          else _extractor(strategy.timestamp_assigner))
-        self._generator = (BoundedOutOfOrdernessWatermarks(strategy.out_of_orderness_ms)
-                           if strategy.kind != "none" else None)
-        self._idleness = (IdlenessTimer(strategy.idleness_ms)
-                          if strategy.idleness_ms is not None else None)
+        self._strategy = strategy
+        self._generator: WatermarkGenerator | None = (
+            BoundedOutOfOrdernessWatermarks(strategy.out_of_orderness_ms)
+            if strategy.kind != "none" else None)
+        self._idleness: IdlenessDetector | None = (
+            IdlenessTimer(strategy.idleness_ms) if strategy.idleness_ms is not None else None)
         self._interval_ms = 0
         self._next_emit: int | None = None
         self._emitted = MIN_LONG_VALUE
+        self._splits: SplitWatermarkMultiplexer | None = None
+
+    def use_split_watermarks(self) -> SplitWatermarkMultiplexer | None:
+        """Run one generator (and idleness timer) per split from now on; returns the
+        multiplexer whose splits the task keeps in step with its reader, or None when the
+        strategy generates no watermarks (nothing to do per split)."""
+        if self._generator is None:
+            return None
+        bound = self._strategy.out_of_orderness_ms
+        idleness_ms = self._strategy.idleness_ms
+        self._splits = SplitWatermarkMultiplexer(
+            lambda: BoundedOutOfOrdernessWatermarks(bound),
+            None if idleness_ms is None else lambda: IdlenessTimer(idleness_ms))
+        return self._splits
+
+    def set_splits(self, split_ids: frozenset[str]) -> None:
+        """The reader reads exactly ``split_ids`` now (see ``SplitWatermarkMultiplexer``)."""
+        assert self._splits is not None
+        self._splits.set_splits(split_ids)
+
+    def set_current_split(self, split_id: str) -> None:
+        """The next batch comes from ``split_id``: it advances that split's generator."""
+        assert self._splits is not None
+        output = self._splits.output(split_id)
+        self._generator = output.generator
+        self._idleness = output.idleness
 
     def open(self, context: OperatorContext) -> None:
         self._interval_ms = parse_interval_ms(context.configuration.get(AUTO_WATERMARK_INTERVAL),
@@ -145,15 +187,23 @@ class TimestampsAndWatermarksOperator(StreamOperator):
         if self._next_emit is None or now_ms < self._next_emit:
             return None, None
         self._next_emit = now_ms + self._interval_ms
+        if self._splits is not None:
+            combined, idle = self._splits.combined(now_ms)
+            if idle:
+                return None, True
+            return self._advance(combined), False
         if self._idleness is not None and self._idleness.check_if_idle(now_ms):
             return None, True
         if self._generator is None:
             return None, False
-        watermark = self._generator.current_watermark()
-        if watermark <= self._emitted:
-            return None, False
+        return self._advance(self._generator.current_watermark()), False
+
+    def _advance(self, watermark: int | None) -> int | None:
+        """``watermark`` when it is ahead of the last one emitted (watermarks never go back)."""
+        if watermark is None or watermark <= self._emitted:
+            return None
         self._emitted = watermark
-        return watermark, False
+        return watermark
 
 
 def with_source_watermarks(source: SourceSpec, specs: list[OperatorSpec],
@@ -168,3 +218,17 @@ def with_source_watermarks(source: SourceSpec, specs: list[OperatorSpec],
                                        f"{source.uid}-watermarks", strategy)
     ids = None if operator_ids is None else [spec.uid, *operator_ids]
     return [spec, *specs], ids
+
+
+def split_watermark_operator(reader: SourceReader[Any] | None, chain: list[StreamOperator],
+                             ) -> TimestampsAndWatermarksOperator | None:
+    """The source's watermark operator (first in ``chain``), switched to one generator per
+    split, when ``reader`` reports splits and the strategy generates watermarks; else None
+    (the task then polls ``poll_batch`` as for any source)."""
+    if not isinstance(reader, SplitAwareSourceReader) or not chain:
+        return None
+    first = chain[0]
+    if (isinstance(first, TimestampsAndWatermarksOperator)
+            and first.use_split_watermarks() is not None):
+        return first
+    return None

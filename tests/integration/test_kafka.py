@@ -1,6 +1,7 @@
 """The Kafka connector against a real broker (Tansu, tests/fixtures/kafka.py) and the session
 JobManager: bounded reads at parallelism 1, 2 and 4 equal the topic's contents, bad records
-under each policy, partition discovery, the KafkaSink, and clear errors."""
+under each policy, partition discovery, per-partition watermarks, the KafkaSink, and clear
+errors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.fixtures.cluster import RunningJobManager
 from tests.fixtures.kafka import KafkaBroker
-from weir.common import SimpleStringSchema, Types, WatermarkStrategy
+from weir.common import Duration, SimpleStringSchema, Time, Types, WatermarkStrategy
 from weir.common.job_client import JobExecutionException
 from weir.datastream import StreamExecutionEnvironment
 from weir.datastream.connectors.kafka import (
@@ -25,6 +26,7 @@ from weir.datastream.connectors.kafka import (
 )
 from weir.datastream.connectors.number_seq import NumberSequenceSource
 from weir.datastream.formats.json import JsonRowDeserializationSchema
+from weir.datastream.window import TumblingEventTimeWindows
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -194,6 +196,44 @@ def test_new_topics_matching_the_pattern_are_discovered(cluster: RunningJobManag
             if len(got) == 250:
                 break
     assert sorted(got) == sorted([f"a{i}" for i in range(100)] + [f"b{i}" for i in range(150)])
+
+
+def _event_time(value: str) -> int:
+    return int(value.split(",")[1])
+
+
+def test_each_partition_has_its_own_watermark(cluster: RunningJobManager,
+                                              kafka_broker: KafkaBroker) -> None:
+    """One subtask reads two partitions, each in event-time order, partition 0 at ten hours,
+    partition 1 at zero, then at twenty hours: with a watermark generator per partition
+    (the minimum over them leaves the source), no record is late for its 1-minute window.
+    One generator for the subtask drops records whichever partition it reads first."""
+    topic = kafka_broker.create_topic(kafka_broker.new_topic_name("split-wm"), 2)
+    half = 1500
+    partition_0 = [f"ahead,{36_000_000 + 100 * i}" for i in range(2 * half)]
+    partition_1 = ([f"behind,{100 * i}" for i in range(half)] +
+                   [f"future,{72_000_000 + 100 * i}" for i in range(half)])
+    kafka_broker.produce(topic, [v for pair in zip(partition_0, partition_1) for v in pair],
+                         partitions=2)  # round-robin: the pairs' first to partition 0
+    env = environment(2)
+    env.get_config().set_string("pipeline.auto-watermark-interval", "5 ms")
+    env.get_config().set_string("source.batch-records", "50")
+    strategy = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_seconds(1))
+                .with_idleness(Duration.of_seconds(30))
+                .with_timestamp_assigner(lambda value, _: _event_time(value)))
+    counts = (env.from_source(bounded_source(kafka_broker, topic), strategy, "kafka")
+              .set_parallelism(1)
+              .map(lambda value: (value.split(",")[0], _event_time(value), 1))
+              .key_by(lambda event: event[0])
+              .window(TumblingEventTimeWindows.of(Time.minutes(1)))
+              .reduce(lambda a, b: (a[0], a[1], a[2] + b[2]))
+              .map(lambda r: (r[0], r[1] - r[1] % 60_000, r[2])))
+    got = collect(counts)
+
+    expected: collections.Counter[tuple[str, int]] = collections.Counter()
+    for value in partition_0 + partition_1:
+        expected[(value.split(",")[0], _event_time(value) // 60_000 * 60_000)] += 1
+    assert sorted(got) == sorted((key, start, n) for (key, start), n in expected.items())
 
 
 def _sink(broker: KafkaBroker, topic: str, guarantee: DeliveryGuarantee,
