@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["client_kwargs", "consumer_kwargs", "int_property", "producer_kwargs"]
+__all__ = ["client_kwargs", "consumer_kwargs", "producer_kwargs"]
 
 # Kafka property name -> (aiokafka argument, converter)
 _PASS_THROUGH: dict[str, tuple[str, Any]] = {
@@ -42,16 +42,6 @@ _SSL_FILES = {"ssl.ca.location": "cafile", "ssl.truststore.location": "cafile",
               "ssl.certificate.location": "certfile", "ssl.key.location": "keyfile",
               "ssl.key.password": "password", "ssl.cafile": "cafile",
               "ssl.certfile": "certfile", "ssl.keyfile": "keyfile"}
-
-
-def int_property(properties: Mapping[str, str], key: str, default: int) -> int:
-    value = properties.get(key)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"Kafka property {key} must be an integer, got {value!r}") from None
 
 
 def client_kwargs(bootstrap_servers: str, properties: Mapping[str, str]) -> dict[str, Any]:

@@ -31,11 +31,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from weir.config import Configuration
 from weir.connector import SplitAwareSourceReader
 from weir.datastream.connectors.kafka._config import (
     client_kwargs,
     consumer_kwargs,
-    int_property,
 )
 from weir.datastream.connectors.kafka.enumerator import assigned_partitions, matching_topics
 from weir.datastream.connectors.kafka.offsets import (
@@ -267,8 +267,9 @@ class KafkaSourceReader(SplitAwareSourceReader[Any]):
     # ------------------------------------------------------------------ set up
 
     async def _start(self) -> None:
-        attempts = max(1, int_property(self._source.properties, "client.connect.attempts", 3))
-        backoff_s = int_property(self._source.properties, "retry.backoff.ms", 1000) / 1000
+        properties = Configuration(self._source.properties)
+        attempts = max(1, properties.get_integer("client.connect.attempts", 3))
+        backoff_s = properties.get_integer("retry.backoff.ms", 1000) / 1000
         for attempt in range(1, attempts + 1):
             consumer = AIOKafkaConsumer(**consumer_kwargs(self._source.bootstrap_servers,
                                                           self._source.properties),

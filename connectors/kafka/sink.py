@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from weir.common.serialization import SerializationSchema
+from weir.config import Configuration
 from weir.connector import Committer, TwoPhaseCommittingSink
-from weir.datastream.connectors.kafka._config import int_property
 
 __all__ = ["DeliveryGuarantee", "KafkaRecordSerializationSchema",
            "KafkaRecordSerializationSchemaBuilder", "KafkaSink", "KafkaSinkBuilder",
@@ -123,7 +123,7 @@ class KafkaSink(TwoPhaseCommittingSink[Any]):
     def transaction_pool_size(self) -> int:
         """Transactional producers per subtask (pre-committed transactions awaiting their
         checkpoint's completion, plus the open one)."""
-        return max(2, int_property(self.properties, "transaction.pool.size", 5))
+        return max(2, Configuration(self.properties).get_integer("transaction.pool.size", 5))
 
     def create_writer(self, subtask_index: int, parallelism: int,
                       restored_state: Any = None) -> Any:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from weir.common.serialization import DeserializationSchema
+from weir.config import Configuration
 from weir.connector import Source, SourceReader
-from weir.datastream.connectors.kafka._config import int_property
 from weir.datastream.connectors.kafka.offsets import KafkaOffsetsInitializer
 
 __all__ = ["DeserializationFailurePolicy", "KafkaRecordDeserializationError", "KafkaSource",
@@ -60,8 +60,8 @@ class KafkaSource(Source[Any]):
         """How often readers look for new partitions and topics; ≤ 0 (and bounded) never."""
         if self.is_bounded():
             return -1
-        return int_property(self.properties, "partition.discovery.interval.ms",
-                            DEFAULT_DISCOVERY_INTERVAL_MS)
+        return Configuration(self.properties).get_integer("partition.discovery.interval.ms",
+                                                          DEFAULT_DISCOVERY_INTERVAL_MS)
 
     @property
     def failure_policy(self) -> DeserializationFailurePolicy:
