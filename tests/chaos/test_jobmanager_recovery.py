@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.cluster import start_jobmanager, stop_jobmanager
 from tests.fixtures.counting_job import committed_file_lines
-from tests.fixtures.s3 import free_port
+from tests.fixtures.processes import free_port
 from weir.common import WatermarkStrategy
 from weir.common.serialization import Encoder
 from weir.datastream import StreamExecutionEnvironment

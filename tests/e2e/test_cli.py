@@ -16,7 +16,7 @@ from tests.e2e.cli import (
     weir,
 )
 from tests.fixtures.cluster import RunningJobManager
-from tests.fixtures.s3 import free_port
+from tests.fixtures.processes import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

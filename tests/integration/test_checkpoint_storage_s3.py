@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.s3 import MotoServer, S3Bucket, free_port
+from tests.fixtures.processes import free_port
+from tests.fixtures.s3 import MotoServer, S3Bucket
 from tests.unit.test_checkpoint_storage import (
     JOB,
     Backend,
