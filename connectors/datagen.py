@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from weir.checkpoint.redistribution import RedistributedState
 from weir.common.typeinfo import TypeInformation
 from weir.connector import Source, SourceReader
 
@@ -66,23 +67,44 @@ class DataGeneratorSource(Source[T]):
         rate = self.rate_limiter_strategy.records_per_second
         fn: Any = self.generator_function
         call = fn.map if isinstance(fn, GeneratorFunction) else fn
-        return _GeneratorReader(call, subtask_index, parallelism, self.count,
+        return _GeneratorReader(call, [(subtask_index, parallelism)], subtask_index,
+                                parallelism, self.count,
                                 None if rate is None else rate / parallelism)
 
 
+Progression = tuple[int, int]  # next index, step
+
+
+def share_of_progressions(progressions: list[Progression], subtask_index: int,
+                          parallelism: int) -> list[Progression]:
+    """Subtask ``subtask_index``'s share of the indices left in ``progressions`` after
+    rescaling: each is split into enough interleaved ones for every subtask to get
+    some, dealt out round-robin."""
+    ways = -(-parallelism // max(len(progressions), 1))
+    split = [(start + k * step, step * ways) for start, step in progressions
+             for k in range(ways)]
+    return split[subtask_index::parallelism]
+
+
 class _GeneratorReader(SourceReader[T]):
-    def __init__(self, call: Callable[[int], T], first: int, step: int, count: int,
+    """Generates the indices of its arithmetic progressions (one, unless rescaled),
+    taking from each in turn; its position is where each progression is."""
+
+    def __init__(self, call: Callable[[int], T], progressions: list[Progression],
+                 subtask_index: int, parallelism: int, count: int,
                  rate: float | None) -> None:
         self._call = call
-        self._next = first
-        self._step = step
+        self._progressions = progressions
+        self._subtask = subtask_index
+        self._parallelism = parallelism
         self._count = count
         self._rate = rate
         self._started = time.monotonic()
         self._emitted = 0
 
     async def poll_batch(self, max_records: int) -> list[T] | None:
-        if self._next >= self._count:
+        live = [p for p in self._progressions if p[0] < self._count]
+        if not live:
             return None
         n = max_records
         if self._rate is not None:
@@ -91,14 +113,25 @@ class _GeneratorReader(SourceReader[T]):
                 await asyncio.sleep(min(0.05, 1.0 / self._rate))
                 return []
             n = min(n, due)
-        stop = min(self._next + n * self._step, self._count)
-        indices = range(self._next, stop, self._step)
-        self._next = indices[-1] + self._step if indices else stop
+        each = max(n // len(live), 1)
+        indices: list[int] = []
+        for position, (start, step) in enumerate(live):
+            taken = range(start, min(start + each * step, self._count), step)
+            live[position] = (start + len(taken) * step, step)
+            indices.extend(taken)
+        self._progressions = live
         self._emitted += len(indices)
         return list(map(self._call, indices))
 
-    def snapshot_position(self) -> int:
-        return self._next
+    def snapshot_position(self) -> list[Progression]:
+        return list(self._progressions)
 
-    def restore_position(self, position: int) -> None:
-        self._next = position
+    def restore_position(self, position: Any) -> None:
+        if isinstance(position, RedistributedState):
+            left = [(start, step) for part in position for start, step in part]
+            self._progressions = share_of_progressions(left, self._subtask,
+                                                       self._parallelism)
+        elif isinstance(position, int):  # a checkpoint of an earlier weir: the next index
+            self._progressions = [(position, self._parallelism)]
+        else:
+            self._progressions = [(start, step) for start, step in position]

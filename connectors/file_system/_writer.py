@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from weir.checkpoint import CheckpointStorage
+from weir.checkpoint.redistribution import RedistributedState
 from weir.common.serialization import Encoder
 from weir.connector import TwoPhaseCommittingSinkWriter
 from weir.datastream.connectors.file_system._parts import (
@@ -90,7 +91,8 @@ class FileSinkWriter(TwoPhaseCommittingSinkWriter[Any]):
     def __init__(self, storage: CheckpointStorage, encoder: Encoder,
                  bucket_assigner: BucketAssigner, rolling_policy: RollingPolicy,
                  part_prefix: str, part_suffix: str, bucket_check_interval: int,
-                 clock_ms: Callable[[], int], restored: FileWriterState | None = None) -> None:
+                 clock_ms: Callable[[], int],
+                 restored: FileWriterState | RedistributedState | None = None) -> None:
         self._storage = storage
         self._encoder = encoder
         self._assigner = bucket_assigner
@@ -103,18 +105,29 @@ class FileSinkWriter(TwoPhaseCommittingSinkWriter[Any]):
         self._pending: list[FileCommittable] = []
         self._last_check = clock_ms()
         self._closing: asyncio.Task[None] | None = None
-        if restored is None:
+        states = (list(restored) if isinstance(restored, RedistributedState)
+                  else [] if restored is None else [restored])
+        if not states:
             self.uid = str(uuid.uuid4())
             self._next_part_index = 0
             return
-        self.uid = restored.uid
-        self._next_part_index = restored.next_part_index
-        for part in restored.in_progress:
+        primary, *others = states
+        self.uid = primary.uid
+        self._next_part_index = primary.next_part_index
+        for part in primary.in_progress:
             self._parts[part.bucket_id] = _InProgressPart(
                 part.part_index, self._final_path(part.bucket_id, part.part_index),
                 PartFileInfo(part.bucket_id, part.creation_time, part.last_update_time,
                              part.size),
                 list(part.segments))
+        # After rescaling, the in-progress parts of the other old subtasks this one
+        # stands for are closed (as Flink merges bucket states): they commit with the
+        # next checkpoint, under their own writer's uid.
+        for other in others:
+            for part in other.in_progress:
+                self._pending.append(FileCommittable(
+                    self._final_path(part.bucket_id, part.part_index, other.uid),
+                    tuple(part.segments)))
 
     # ------------------------------------------------------------------ write
 
@@ -163,9 +176,9 @@ class FileSinkWriter(TwoPhaseCommittingSinkWriter[Any]):
         self._parts[bucket_id] = part
         return part
 
-    def _final_path(self, bucket_id: str, part_index: int) -> str:
-        return bucket_path(bucket_id, part_file_name(self._prefix, self.uid, part_index,
-                                                     self._suffix))
+    def _final_path(self, bucket_id: str, part_index: int, uid: str | None = None) -> str:
+        return bucket_path(bucket_id, part_file_name(self._prefix, uid or self.uid,
+                                                     part_index, self._suffix))
 
     # ------------------------------------------------------------ roll, persist
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from weir.checkpoint import CheckpointStorageError, parse_storage_uri, storage_for
+from weir.checkpoint.redistribution import RedistributedState
 from weir.common.serialization import Encoder
 from weir.connector import TwoPhaseCommittingSink
 from weir.datastream.connectors.file_system._committer import FileCommitter
@@ -131,9 +132,12 @@ class FileSink(TwoPhaseCommittingSink[Any]):
 
     def create_writer(self, subtask_index: int, parallelism: int,
                       restored_state: Any = None) -> FileSinkWriter:
-        if restored_state is not None and not isinstance(restored_state, FileWriterState):
-            raise TypeError(f"FileSink: cannot restore writer state of type "
-                            f"{type(restored_state).__name__}")
+        states = (restored_state if isinstance(restored_state, RedistributedState)
+                  else [] if restored_state is None else [restored_state])
+        for state in states:
+            if not isinstance(state, FileWriterState):
+                raise TypeError(f"FileSink: cannot restore writer state of type "
+                                f"{type(state).__name__}")
         config = self.output_file_config
         return FileSinkWriter(
             storage_for(self.base_path, self._configuration), self.encoder,

@@ -30,6 +30,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from weir.checkpoint.redistribution import RedistributedState
 from weir.connector import Committer, TwoPhaseCommittingSinkWriter
 from weir.datastream.connectors.kafka._config import producer_kwargs
 from weir.datastream.connectors.kafka.sink import DeliveryGuarantee, KafkaSink
@@ -66,18 +67,26 @@ def ids_to_abort(prefix: str, subtask_index: int, parallelism: int, old_parallel
     return [transactional_id(prefix, owner, slot) for owner in owners for slot in range(pool_size)]
 
 
+def _old_parallelism(restored: KafkaWriterState | RedistributedState | None,
+                     parallelism: int) -> int:
+    """The parallelism the restored writers ran at (all old subtasks' states agree)."""
+    if isinstance(restored, RedistributedState):
+        return max((state.parallelism for state in restored), default=parallelism)
+    return restored.parallelism if restored is not None else parallelism
+
+
 class KafkaWriter(TwoPhaseCommittingSinkWriter[Any]):
     """Writes one subtask's records; ``producer_factory`` makes its producers (aiokafka's,
     unless a test passes a double taking the same keyword arguments)."""
 
     def __init__(self, sink: KafkaSink, subtask_index: int, parallelism: int,
-                 restored: KafkaWriterState | None,
+                 restored: KafkaWriterState | RedistributedState | None,
                  producer_factory: Callable[..., Any] = AIOKafkaProducer) -> None:
         self._sink = sink
         self._new_producer = producer_factory
         self._subtask = subtask_index
         self._parallelism = parallelism
-        self._old_parallelism = restored.parallelism if restored is not None else parallelism
+        self._old_parallelism = _old_parallelism(restored, parallelism)
         self._kwargs = producer_kwargs(sink.bootstrap_servers, sink.properties)
         self._exactly_once = sink.delivery_guarantee is DeliveryGuarantee.EXACTLY_ONCE
         self._producer: AIOKafkaProducer | None = None

@@ -73,7 +73,11 @@ class TwoPhaseCommittingSink(Sink[T]):
 
     @abc.abstractmethod
     def create_writer(self, subtask_index: int, parallelism: int,
-                      restored_state: Any = None) -> TwoPhaseCommittingSinkWriter[T]: ...
+                      restored_state: Any = None) -> TwoPhaseCommittingSinkWriter[T]:
+        """A writer for subtask ``subtask_index``, resuming from ``restored_state``: what a
+        writer's ``snapshot_state`` returned, or, when the job was rescaled, a
+        ``weir.checkpoint.redistribution.RedistributedState`` holding the states of the
+        old subtasks this one stands for (old subtask i goes to i mod ``parallelism``)."""
 
     @abc.abstractmethod
     def create_committer(self) -> Committer: ...

@@ -39,7 +39,10 @@ class SourceReader(abc.ABC, Generic[T]):
         return None
 
     def restore_position(self, position: Any) -> None:
-        """Resume from what ``snapshot_position`` returned in a checkpoint."""
+        """Resume from what ``snapshot_position`` returned in a checkpoint; when the job was
+        rescaled, from a ``weir.checkpoint.redistribution.RedistributedState`` holding every
+        old subtask's position (union state, as Flink's source readers get their splits
+        back): keep this subtask's share of what is left."""
         raise NotImplementedError(
             f"{type(self).__name__} cannot resume from a checkpoint: implement "
             "snapshot_position() and restore_position()")

@@ -62,12 +62,18 @@ class InputEdge:
 
 @dataclass(frozen=True)
 class StateFile:
-    """One uploaded state file of a checkpoint: ``path`` is relative to ``directory``."""
+    """One uploaded state file of a checkpoint: ``path`` is relative to ``directory``.
+
+    ``subtask`` is the index of the old subtask that wrote it; ``operators`` the ids of
+    the operators whose state the restoring subtask takes from it.
+    """
 
     directory: str
     path: str
     size: int
     sha256: str
+    subtask: int = 0
+    operators: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ class TaskRestore:
 
     checkpoint_id: int
     files: tuple[StateFile, ...]
+    # Operators whose state was redistributed (the job's parallelism changed): they
+    # restore from the list of their parts, in old subtask order, even when it has one.
+    rescaled: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

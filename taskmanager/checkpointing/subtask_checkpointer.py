@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from weir.checkpoint import CheckpointDirectory, StateHandle
+from weir.checkpoint.redistribution import RedistributedState
 from weir.connector import SourceReader
 from weir.graph.deployment import TaskDeployment
 from weir.proto import jobmanager_pb2 as pb
@@ -34,28 +35,16 @@ log = logging.getLogger(__name__)
 
 
 class RestoredState:
-    """What a subtask starts from: its operators' states by operator id and its source position."""
+    """What a subtask starts from: its operators' states by operator id and its source position.
+
+    An operator whose state was redistributed (the job was rescaled) gets a
+    ``RedistributedState``: its old subtasks' states in old subtask order; so does the
+    source's position.
+    """
 
     def __init__(self, operators: dict[str, Any] | None = None, source: Any = None) -> None:
         self.operators = operators or {}
         self.source = source
-
-
-def _merge(operators: dict[str, Any], op: str, state: Any) -> None:
-    """Add ``op``'s state from one file; an operator whose state comes from several files
-    (keyed state after rescaling) gets the list of them."""
-    if op not in operators:
-        operators[op] = state
-    elif isinstance(operators[op], _Parts):
-        operators[op].append(state)
-    else:
-        operators[op] = _Parts([operators[op], state])
-
-
-class _Parts(list[Any]):
-    """The states of one operator from several old subtasks (a list, as keyed operators
-    restore from)."""
-
 
 class SubtaskCheckpointer:
     def __init__(self, deployment: TaskDeployment, gateway: JobManagerGateway) -> None:
@@ -64,22 +53,29 @@ class SubtaskCheckpointer:
         self._uploads: set[asyncio.Task[None]] = set()
 
     async def restore(self) -> RestoredState:
-        """Read and merge the state files this subtask restores from (none: empty state)."""
+        """Read the state files this subtask restores from (none: empty state); each file
+        gives the states of the operators the JobManager assigned from it."""
         d = self._deployment
         if d.restore is None:
             return RestoredState()
-        mine = set(d.operator_ids)
-        restored = RestoredState()
-        for file in d.restore.files:
+        rescaled = d.restore.rescaled
+        parts: dict[str, list[Any]] = {}
+        positions: list[Any] = []
+        for file in d.restore.files:  # in old subtask order
             directory = CheckpointDirectory.open(file.directory, d.configuration)
             state = pickle.loads(await directory.read_task_state(
                 StateHandle(file.path, file.size, file.sha256)))
-            for op, operator_state in state["operators"].items():
-                if op in mine:
-                    _merge(restored.operators, op, operator_state)
+            for op in file.operators:
+                if op in state["operators"]:
+                    parts.setdefault(op, []).append(state["operators"][op])
             source = state.get("source")
-            if d.is_source and source is not None and source[0] == d.operator_ids[0]:
-                restored.source = source[1]
+            if d.is_source and source is not None and source[0] in file.operators:
+                positions.append(source[1])
+        restored = RestoredState({op: RedistributedState(found) if op in rescaled else found[0]
+                                  for op, found in parts.items()})
+        if positions:
+            restored.source = (RedistributedState(positions) if d.operator_ids[0] in rescaled
+                               else positions[0])
         return restored
 
     async def take(self, barrier: CheckpointBarrier, chain: OperatorChain,

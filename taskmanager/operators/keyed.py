@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from weir.checkpoint.redistribution import RedistributedState
 from weir.common.constants import MIN_LONG_VALUE
 from weir.datastream.functions import Function, KeyedProcessFunction, TimeDomain, TimerService
 from weir.datastream.output_tag import OutputTag
@@ -31,7 +32,7 @@ def _restored_snapshots(state: Any) -> list[KeyedStateSnapshot]:
     subtask whose key groups overlap this one's (after rescaling)."""
     if state is None:
         return []
-    return list(state) if isinstance(state, list) else [state]
+    return list(state) if isinstance(state, RedistributedState) else [state]
 
 
 class KeyedReduceOperator(StreamOperator):

@@ -8,6 +8,7 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
+from weir.checkpoint.redistribution import RedistributedState
 from weir.connector import (
     Committer,
     SinkWriter,
@@ -116,8 +117,8 @@ class CommittableCollector:
     """Pre-committed committables by checkpoint id until they are committed
     (Flink's ``CommittableCollector``). Only the task's mailbox thread touches it."""
 
-    def __init__(self, restored: dict[int, list[Any]] | None = None) -> None:
-        self._by_checkpoint = {n: list(c) for n, c in (restored or {}).items()}
+    def __init__(self) -> None:
+        self._by_checkpoint: dict[int, list[Any]] = {}
 
     def add(self, checkpoint_id: int, committables: list[Any]) -> None:
         if committables:
@@ -170,16 +171,29 @@ class ConnectorSinkOperator(SinkOperator):
         if not isinstance(sink, TwoPhaseCommittingSink):
             self._writer = sink.create_writer(context.subtask_index, context.parallelism)
             return
-        restored = self.restored_state
-        if restored is not None and not isinstance(restored, TwoPhaseSinkState):
-            raise TypeError(f"{self.spec.name}: cannot restore sink state of type "
-                            f"{type(restored).__name__}")
+        writer_state, self._committables = self._restored()
         self._checkpointing = context.checkpointing
         self._writer = sink.create_writer(context.subtask_index, context.parallelism,
-                                          restored.writer if restored else None)
+                                          writer_state)
         self._committer = sink.create_committer()
-        if restored is not None:
-            self._committables = CommittableCollector(restored.committables)
+
+    def _restored(self) -> tuple[Any, CommittableCollector]:
+        """The writer's state to resume from and the committables not known to be
+        committed; after rescaling, the writers' states of the old subtasks this one
+        stands for and all their committables."""
+        restored = self.restored_state
+        parts = (restored if isinstance(restored, RedistributedState)
+                 else [] if restored is None else [restored])
+        committables = CommittableCollector()
+        for part in parts:
+            if not isinstance(part, TwoPhaseSinkState):
+                raise TypeError(f"{self.spec.name}: cannot restore sink state of type "
+                                f"{type(part).__name__}")
+            for checkpoint_id, found in sorted(part.committables.items()):
+                committables.add(checkpoint_id, found)
+        if isinstance(restored, RedistributedState):
+            return RedistributedState(part.writer for part in parts), committables
+        return (parts[0].writer if parts else None), committables
 
     def _two_phase_writer(self) -> TwoPhaseCommittingSinkWriter[Any] | None:
         writer = self._writer

@@ -17,9 +17,11 @@ from weir.jobmanager.pending_checkpoint import (
     next_trigger_delay,
 )
 from weir.jobmanager.state_assignment import (
+    Redistribution,
     StateAssignmentError,
     assign_restored_state,
     overlapping_subtasks,
+    redistribution,
 )
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler
@@ -176,11 +178,9 @@ def test_state_for_a_removed_operator_is_an_error_unless_allowed():
     assert set(restores) == {("v", 0), ("v", 1)}
 
 
-def test_an_operator_without_state_starts_empty_and_parallelism_must_match():
+def test_an_operator_without_state_starts_empty():
     job = graph(("v", 2, ["events"]), ("w", 2, ["fresh"]))
     assert ("w", 0) not in assign_restored_state(job, metadata(old=["events"]), "file:///sp")
-    with pytest.raises(StateAssignmentError, match="parallelism 2 .* has 4"):
-        assign_restored_state(graph(("v", 4, ["events"])), metadata(old=["events"]), "x")
 
 
 @pytest.mark.parametrize(("mode", "aligned"), [
@@ -229,9 +229,36 @@ def test_keyed_state_is_rescaled_by_key_group_ranges(old, new):
         [0, 1, 2, 3]
 
 
-def test_operator_state_other_than_keyed_state_keeps_its_parallelism():
-    job = keyed_graph(2)
-    job.vertices[2].parallelism = 2  # the sink's transactions cannot be redistributed yet
-    with pytest.raises(StateAssignmentError, match="'files' ran at parallelism 1 .* has 2 now; "
-                                                   "only keyed state can be rescaled"):
-        assign_restored_state(job, rescaled_metadata(2), "file:///sp")
+@pytest.mark.parametrize(("old", "new"), [(1, 3), (3, 2), (4, 1)])
+def test_sources_get_every_old_position_and_other_operator_state_goes_round_robin(old, new):
+    job = graph(("source", new, ["events", "lines"]), ("sink", new, ["files"]))
+    job.vertices[1].inputs.add(source_vertex_id="source", partitioner=pb.REBALANCE)
+    old_states = CheckpointMetadata(
+        job_id="j", checkpoint_id=4, timestamp_ms=0, duration_ms=0, is_savepoint=True,
+        task_states={v: {i: StateHandle(f"{v}-{i}", 1, "ff") for i in range(old)}
+                     for v in ("source", "sink")},
+        vertex_parallelism={"source": old, "sink": old},
+        operator_states={"source": ["events", "lines"], "sink": ["files"]})
+    restores = assign_restored_state(job, old_states, "file:///sp")
+    for subtask in range(new):
+        if ("source", subtask) in restores:
+            restore = restores[("source", subtask)]
+            assert restore.rescaled == {"events", "lines"}
+            assert [f.subtask for f in restore.files] == list(range(old))  # in order
+            assert [f.operators for f in restore.files] == [
+                ("events", "lines") if i % new == subtask else ("events",) for i in range(old)]
+        sink_files = [f.path for f in restores[("sink", subtask)].files] \
+            if ("sink", subtask) in restores else []
+        assert sink_files == [f"sink-{i}" for i in range(subtask, old, new)]
+    assert redistribution(job.vertices[0], "events") is Redistribution.UNION
+    assert redistribution(job.vertices[0], "lines") is Redistribution.ROUND_ROBIN
+
+
+def test_keyed_heads_with_a_broadcast_input_are_keyed_and_broadcast_alone_is_union():
+    job = graph(("rules", 1, ["rules"]), ("flags", 2, ["flags"]), ("all", 2, ["all"]))
+    job.vertices[1].inputs.add(source_vertex_id="rules", partitioner=pb.HASH)
+    job.vertices[1].inputs.add(source_vertex_id="rules", partitioner=pb.BROADCAST)
+    job.vertices[2].inputs.add(source_vertex_id="rules", partitioner=pb.REBALANCE)
+    job.vertices[2].inputs.add(source_vertex_id="rules", partitioner=pb.BROADCAST)
+    assert redistribution(job.vertices[1], "flags") is Redistribution.KEY_GROUPS
+    assert redistribution(job.vertices[2], "all") is Redistribution.UNION

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from weir.checkpoint import storage_for
+from weir.checkpoint.redistribution import RedistributedState
 from weir.common import Encoder
 from weir.datastream.connectors import BucketAssigner, FileSink, OutputFileConfig, RollingPolicy
 from weir.datastream.connectors.base import Sink, SinkWriter
@@ -77,20 +78,27 @@ def lines_of(output: dict[str, list[str]]) -> list[str]:
 
 @dataclass
 class Attempt:
-    """One attempt of sink subtask 0, driven as a StreamTask drives its sink operator."""
+    """One attempt of a sink subtask, driven as a StreamTask drives its sink operator;
+    ``restored`` is one pickled state, or several (rescaled) redistributed to it."""
 
     sink: Sink
     target: Target
-    restored: bytes | None = None
+    restored: bytes | list[bytes] | None = None
     checkpointing: bool = True
     clock: Callable[[], int] = field(default_factory=ManualClock)
     states: dict[int, bytes] = field(default_factory=dict)
+    subtask_index: int = 0
+    parallelism: int = 1
 
     async def start(self) -> Attempt:
         self.operator = ConnectorSinkOperator(SinkSpec("Sink: FileSink", "sink", self.sink))
-        self.operator.initialize_state(pickle.loads(self.restored) if self.restored else None)
+        restored = self.restored
+        self.operator.initialize_state(
+            RedistributedState(pickle.loads(state) for state in restored)
+            if isinstance(restored, list) else pickle.loads(restored) if restored else None)
         self.operator.open(OperatorContext(
-            task_name="Sink: FileSink", subtask_index=0, parallelism=1, max_parallelism=128,
+            task_name="Sink: FileSink", subtask_index=self.subtask_index,
+            parallelism=self.parallelism, max_parallelism=128,
             attempt=0, configuration=self.target.configuration, clock_ms=self.clock,
             request_timer_wakeup=lambda _: None, reporter=None,  # type: ignore[arg-type]
             checkpointing=self.checkpointing))
@@ -199,6 +207,40 @@ class FileSinkContract:
             leftovers = [p for p in await listing(target) if p not in output]
             assert all(re.fullmatch(rf"\.part-{UID}-\d+\.inprogress\.[0-9a-f]{{32}}", p)
                        for p in leftovers)
+
+        run(scenario)
+
+    @pytest.mark.parametrize("policy", ["on-checkpoint", "spanning-checkpoints"])
+    def test_rescaled_subtasks_commit_every_old_subtasks_output_once(self, target: Target,
+                                                                     policy: str) -> None:
+        """Two subtasks write and pre-commit checkpoint 1, which completes but is never
+        notified; the job resumes from it at parallelism 1, then at 2 again: the output
+        holds every record exactly once, and every old subtask's in-progress part is
+        published."""
+        sink = file_sink(target, POLICIES[policy])
+
+        async def scenario() -> None:
+            old = [await Attempt(sink, target, subtask_index=i, parallelism=2).start()
+                   for i in range(2)]
+            for i, attempt in enumerate(old):
+                await attempt.write(records(100 * i, 100 * i + 60))
+            states = [await attempt.checkpoint(1) for attempt in old]
+            for attempt in old:
+                await attempt.close()  # stop with savepoint 1: never notified
+
+            merged = await Attempt(sink, target, restored=states).start()
+            await merged.write(records(60, 100) + records(160, 200))
+            state_2 = await merged.checkpoint(2)
+            await merged.complete(2)
+            await merged.close()
+
+            again = [await Attempt(sink, target, restored=[state_2] if i == 0 else None,
+                                   subtask_index=i, parallelism=2).start() for i in range(2)]
+            await again[1].write(records(200, 230))
+            for attempt in again:
+                await attempt.end()
+            output = await visible_output(target)
+            assert Counter(lines_of(output)) == Counter(records(0, 230))
 
         run(scenario)
 
