@@ -19,7 +19,11 @@ import ray
 from weir.config.internal_ssl import InternalSslOptions
 from weir.config.rest_ssl import RestSslOptions
 from weir.jobmanager.bind_policy import bind_refusal, insecure_warning
-from weir.jobmanager.resource_manager import RAY_NAMESPACE, taskmanager_ray_resources
+from weir.jobmanager.resource_manager import (
+    RAY_NAMESPACE,
+    taskmanager_memory,
+    taskmanager_ray_resources,
+)
 from weir.jobmanager.runner import JobManager, JobManagerConfig
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES
 from weir.rpc.credentials import ServerTls, resolve_token
@@ -121,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         configuration = _configuration(args.dynamic_properties)
         taskmanager_ray_resources(configuration)  # validated here for a clear error
+        taskmanager_memory(configuration)
         InternalSslOptions.from_configuration(configuration)
         token, tls = _security(args, configuration)
     except ValueError as error:

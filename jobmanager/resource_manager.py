@@ -18,14 +18,25 @@ from typing import Any
 import ray
 
 from weir.config.internal_ssl import InternalSslOptions
+from weir.config.memory_sizes import parse_memory_size
 from weir.graph.deployment import TaskManagerInfo
 
 __all__ = ["RAY_NAMESPACE", "TASKMANAGER_RAY_RESOURCES", "RayResourceManager",
-           "TaskManagerSpec", "taskmanager_ray_resources"]
+           "TaskManagerSpec", "taskmanager_memory", "taskmanager_ray_resources"]
 
 log = logging.getLogger(__name__)
 RAY_NAMESPACE = "weir"
 TASKMANAGER_RAY_RESOURCES = "taskmanager.ray.resources"
+TASKMANAGER_MEMORY = "taskmanager.memory.process.size"
+
+
+def taskmanager_memory(configuration: Mapping[str, str]) -> int | None:
+    """Bytes of memory each TaskManager actor reserves on its Ray node, from Flink's
+    ``taskmanager.memory.process.size`` (None: no reservation). Ray places a TaskManager
+    only on a node with that much unreserved memory; the keyed state of a job that needs
+    more belongs in the RocksDB backend, whose caches are bounded."""
+    value = configuration.get(TASKMANAGER_MEMORY)
+    return None if value is None else parse_memory_size(value, TASKMANAGER_MEMORY) or None
 
 
 def taskmanager_ray_resources(configuration: Mapping[str, str]) -> dict[str, float]:
@@ -68,6 +79,7 @@ class TaskManagerSpec:
     advertised_host: str | None = None
     num_cpus: float = 0
     resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources
+    memory: int | None = None  # bytes reserved per TaskManager (Ray's memory resource)
     cluster_secret: bytes | None = field(default=None, repr=False)
     internal_ssl: InternalSslOptions | None = None
     # PEM certificates TaskManagers trust when they call the JobManager's gRPC port over
@@ -111,7 +123,7 @@ class RayResourceManager:
         self._next_index += 1
         spec = self._spec
         handle = self._actor_class.options(
-            name=name, namespace=RAY_NAMESPACE, num_cpus=spec.num_cpus,
+            name=name, namespace=RAY_NAMESPACE, num_cpus=spec.num_cpus, memory=spec.memory,
             resources=dict(spec.resources), max_concurrency=1000, scheduling_strategy="SPREAD",
         ).remote(name, spec.jobmanager_address, spec.token, spec.slots, spec.bind_host,
                  spec.advertised_host, cluster_secret=spec.cluster_secret,

@@ -13,6 +13,7 @@ from weir.jobmanager.dispatcher import Dispatcher
 from weir.jobmanager.resource_manager import (
     RayResourceManager,
     TaskManagerSpec,
+    taskmanager_memory,
     taskmanager_ray_resources,
 )
 from weir.jobmanager.server import create_server
@@ -76,6 +77,7 @@ class JobManager:
                             advertised_host=config.advertised_host if remote_taskmanagers
                             else None,
                             resources=taskmanager_ray_resources(config.configuration),
+                            memory=taskmanager_memory(config.configuration),
                             cluster_secret=secrets.token_bytes(32), internal_ssl=internal_ssl,
                             jobmanager_tls_ca=config.tls.trusted_certificates if config.tls
                             else None),
