@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from harness import Configure, Run, local_cluster, run_job
 from workloads import build_w1, plain_w1
 
+from tests.fixtures.processes import descendants, resident_bytes
 from weir.datastream import (
     EmbeddedRocksDBStateBackend,
     HashMapStateBackend,
@@ -39,32 +40,14 @@ def with_backend(name: str) -> Configure:
     return configure
 
 
-def _children() -> dict[int, list[int]]:
-    """Parent pid → child pids of every process (Linux /proc)."""
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rpartition(")")[2].split()[1])
-            tree.setdefault(parent, []).append(int(entry.name))
-    return tree
-
-
 def tree_rss_bytes(root: int) -> int:
     """Resident memory of ``root`` and all its descendants (Ray's workers included)."""
-    tree, total, pending = _children(), 0, [root]
-    while pending:
-        pid = pending.pop()
-        pending.extend(tree.get(pid, ()))
+    total = 0
+    for pid in [root, *descendants(root)]:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
+            total += resident_bytes(pid)
+        except (OSError, ValueError):
+            continue  # exited meanwhile
     return total
 
 
