@@ -182,10 +182,15 @@ class WindowOperator(KeyedOperator):
 
     def _open_panes(self, windows: Any) -> list[tuple[Window, int, Panes]]:
         """Each window not past its cleanup time, its end and the dict of its panes."""
-        table = self._table
+        get, setdefault = self._table.get, self._table.setdefault
         limit = self.watermark - self.allowed_lateness
-        return [(window, window[1] - 1, table.get(window) or table.setdefault(window, {}))
-                for window in windows if window[1] - 1 > limit]
+        opened = []
+        for window in windows:
+            if window[1] - 1 > limit:
+                panes = get(window)  # never tested for truth: a backend's panes may scan
+                opened.append((window, window[1] - 1,
+                               setdefault(window, {}) if panes is None else panes))
+        return opened
 
     def _process_element(self, value: Any, timestamp: Any) -> None:
         backend = self.backend
