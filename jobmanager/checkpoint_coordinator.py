@@ -12,7 +12,12 @@ The life of checkpoint n, in order:
    (CHECKPOINT_EXPIRED).
 4. complete: ``_metadata`` is written last (its presence marks the checkpoint
    complete), then every task is notified (two-phase-commit sinks commit),
-   then checkpoints beyond ``state.checkpoints.num-retained`` are deleted.
+   then checkpoints beyond ``state.checkpoints.num-retained`` are deleted, and
+   with them the shared files no retained checkpoint references any more.
+
+The store's ``SharedStateRegistry`` follows which shared files (incremental RocksDB)
+each checkpoint holds; a trigger names the newest completed checkpoint as the base the
+tasks may reference, and an aborted checkpoint's newly uploaded shared files are deleted.
 
 An aborted checkpoint carries a ``CheckpointFailureReason``; consecutive aborts whose
 reason counts as a failure, beyond ``tolerable-failed-checkpoints``, fail the job.
@@ -40,6 +45,7 @@ from weir.jobmanager.pending_checkpoint import (
     TaskKey,
     next_trigger_delay,
 )
+from weir.jobmanager.shared_state_registry import SharedStateRegistry
 from weir.proto import jobmanager_pb2 as pb
 
 __all__ = ["CheckpointCoordinator", "CheckpointGateway", "CompletedCheckpointStore"]
@@ -52,7 +58,7 @@ class CheckpointGateway(Protocol):
     """How the coordinator reaches the tasks (Ray calls, made by the JobMaster)."""
 
     async def trigger(self, tasks: list[TaskKey], checkpoint_id: int, timestamp_ms: int,
-                      target_uri: str) -> None: ...
+                      target_uri: str, shared_uri: str, base_checkpoint_id: int) -> None: ...
 
     async def notify_complete(self, checkpoint_id: int, final: bool) -> None: ...
 
@@ -60,15 +66,23 @@ class CheckpointGateway(Protocol):
 
 
 class CompletedCheckpointStore(Protocol):
-    """Where one job's checkpoints live (``<dir>/<job-id>/chk-<n>/``)."""
+    """Where one job's checkpoints live (``<dir>/<job-id>/chk-<n>/``), and the files they
+    share (``<dir>/<job-id>/shared/``, ``shared_state`` says which are still needed)."""
+
+    shared_uri: str
+    shared_state: SharedStateRegistry
 
     def checkpoint_uri(self, checkpoint_id: int) -> str: ...
 
     async def write_metadata(self, target_uri: str, metadata: CheckpointMetadata) -> None: ...
 
-    async def retain(self, num_retained: int) -> None: ...
+    async def retain(self, num_retained: int) -> list[int]:
+        """Delete completed checkpoints beyond ``num_retained``; returns their ids."""
 
     async def discard(self, target_uri: str) -> None: ...
+
+    async def delete_shared(self, paths: list[str]) -> None:
+        """Delete these shared files; failures are logged, not raised."""
 
 
 class CheckpointCoordinator:
@@ -185,6 +199,8 @@ class CheckpointCoordinator:
             final=savepoint_uri is None and self._all_ended())
         self.pending[checkpoint_id] = pending
         self._futures[checkpoint_id] = future
+        if not pending.is_savepoint:
+            pending.base_checkpoint_id = self._store.shared_state.begin(checkpoint_id)
         self._stopping_with_savepoint |= stop_job
         if not pending.is_savepoint:
             self._last_trigger = pending.trigger_monotonic
@@ -197,8 +213,10 @@ class CheckpointCoordinator:
 
     async def _send_trigger(self, pending: PendingCheckpoint, targets: list[TaskKey]) -> None:
         try:
-            await self._gateway.trigger(targets, pending.checkpoint_id,
-                                        int(pending.trigger_time * 1000), pending.target_uri)
+            await self._gateway.trigger(
+                targets, pending.checkpoint_id, int(pending.trigger_time * 1000),
+                pending.target_uri, "" if pending.is_savepoint else self._store.shared_uri,
+                pending.base_checkpoint_id)
         except Exception as error:  # noqa: BLE001 - a lost TaskManager fails the attempt anyway
             self._abort(pending.checkpoint_id, CheckpointFailure(
                 CheckpointFailureReason.TRIGGER_CHECKPOINT_FAILURE, str(error)))
@@ -219,14 +237,25 @@ class CheckpointCoordinator:
     # ------------------------------------------------------------ acknowledge
 
     def acknowledge(self, task: TaskKey, checkpoint_id: int, handle: pb.StateHandle | None,
-                    operators_with_state: list[str] | None = None) -> AckResult:
+                    operators_with_state: list[str] | None = None,
+                    shared: list[pb.StateHandle] | None = None) -> AckResult:
+        """``shared``: the shared files the task's state references; those of an
+        acknowledgement that is not taken are deleted unless a checkpoint holds them."""
         pending = self.pending.get(checkpoint_id)
-        if pending is None:
-            return AckResult.DISCARDED
-        result = pending.acknowledge(task, handle, operators_with_state)
-        if result is AckResult.SUCCESS and pending.fully_acknowledged:
+        result = AckResult.DISCARDED if pending is None else pending.acknowledge(
+            task, handle, operators_with_state, shared)
+        self.shared_state_acknowledged(checkpoint_id, shared or [])
+        if result is AckResult.SUCCESS and pending is not None and pending.fully_acknowledged:
             self._spawn(self._complete(pending))
         return result
+
+    def shared_state_acknowledged(self, checkpoint_id: int,
+                                  shared: list[pb.StateHandle]) -> None:
+        """An acknowledgement named these shared files: a pending checkpoint holds them;
+        for one no longer pending (a late acknowledgement, or an earlier attempt's) those
+        no checkpoint holds are deleted."""
+        self._delete_shared(self._store.shared_state.acknowledge(
+            checkpoint_id, [h.path for h in shared]))
 
     def decline(self, task: TaskKey, checkpoint_id: int, reason: str) -> None:
         self._abort(checkpoint_id, CheckpointFailure(
@@ -250,6 +279,9 @@ class CheckpointCoordinator:
             return  # aborted while the metadata was being written
         del self.pending[checkpoint_id]
         pending.complete()
+        if not pending.is_savepoint:
+            self._delete_shared(self._store.shared_state.complete(
+                checkpoint_id, [h.path for h in metadata.shared_handles()]))
         self._cancel_timer(checkpoint_id)
         self.consecutive_failures = 0
         self.completed_count += 1
@@ -274,9 +306,15 @@ class CheckpointCoordinator:
 
     async def _retain(self) -> None:
         try:
-            await self._store.retain(self.settings.num_retained)
+            removed = await self._store.retain(self.settings.num_retained)
         except Exception:
             log.warning("job %s: deleting old checkpoints failed", self.job_id, exc_info=True)
+            return
+        self._delete_shared(self._store.shared_state.subsume(removed))
+
+    def _delete_shared(self, paths: list[str]) -> None:
+        if paths:
+            self._spawn(self._store.delete_shared(paths))
 
     async def _notify(self, call: Any) -> None:
         try:
@@ -288,15 +326,18 @@ class CheckpointCoordinator:
         task_states: dict[str, dict[int, StateHandle]] = {}
         for (vertex_id, subtask), handle in pending.handles.items():
             if handle is not None and handle.path:
-                task_states.setdefault(vertex_id, {})[subtask] = StateHandle(
-                    handle.path, handle.size, handle.sha256)
+                task_states.setdefault(vertex_id, {})[subtask] = _handle(handle)
+        shared_states: dict[str, dict[int, list[StateHandle]]] = {}
+        for (vertex_id, subtask), handles in pending.shared.items():
+            shared_states.setdefault(vertex_id, {})[subtask] = [_handle(h) for h in handles]
         duration_ms = int((self._clock() - pending.trigger_monotonic) * 1000)
         return CheckpointMetadata(
             job_id=self.job_id, checkpoint_id=pending.checkpoint_id,
             timestamp_ms=int(pending.trigger_time * 1000), duration_ms=duration_ms,
             is_savepoint=pending.is_savepoint, task_states=task_states,
             vertex_parallelism=dict(self._parallelism),
-            operator_states={v: sorted(ops) for v, ops in pending.operators.items()})
+            operator_states={v: sorted(ops) for v, ops in pending.operators.items()},
+            shared_states=shared_states)
 
     # ------------------------------------------------------------------ abort
 
@@ -307,6 +348,8 @@ class CheckpointCoordinator:
         if pending is None:
             return
         pending.abort(failure)
+        if not pending.is_savepoint:
+            self._delete_shared(self._store.shared_state.abort(checkpoint_id))
         self._cancel_timer(checkpoint_id)
         if pending.stop_job:
             self._stopping_with_savepoint = False  # the job keeps running, as in Flink
@@ -368,3 +411,7 @@ class CheckpointCoordinator:
             latest_completed_id=self.latest.checkpoint_id if self.latest else 0,
             latest_completed_path=self.latest_uri, restored_id=restored_id,
             restored_path=restored_path)
+
+
+def _handle(handle: pb.StateHandle) -> StateHandle:
+    return StateHandle(handle.path, handle.size, handle.sha256)

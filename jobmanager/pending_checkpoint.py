@@ -117,6 +117,11 @@ class PendingCheckpoint:
     handles: dict[TaskKey, pb.StateHandle | None] = field(default_factory=dict)
     # Operator ids each vertex has state for (savepoints are matched by them).
     operators: dict[str, set[str]] = field(default_factory=dict)
+    # The newest completed checkpoint when this one was triggered: its shared files may
+    # be referenced by this one's tasks.
+    base_checkpoint_id: int = 0
+    # Files of the job's shared directory each task's state references.
+    shared: dict[TaskKey, list[pb.StateHandle]] = field(default_factory=dict)
     stop_job: bool = False
     # Triggered after every task consumed its input: the tasks' snapshots hold their
     # final output (a sink's last parts), so its completion lets the tasks finish.
@@ -129,7 +134,8 @@ class PendingCheckpoint:
         return not self.waiting_for
 
     def acknowledge(self, task: TaskKey, handle: pb.StateHandle | None,
-                    operators_with_state: list[str] | None = None) -> AckResult:
+                    operators_with_state: list[str] | None = None,
+                    shared: list[pb.StateHandle] | None = None) -> AckResult:
         if self.state is not CheckpointState.PENDING:
             return AckResult.DISCARDED
         if task in self.handles and task not in self.waiting_for:
@@ -138,6 +144,8 @@ class PendingCheckpoint:
             return AckResult.UNKNOWN
         self.waiting_for.discard(task)
         self.handles[task] = handle
+        if shared:
+            self.shared[task] = list(shared)
         if operators_with_state:
             self.operators.setdefault(task[0], set()).update(operators_with_state)
         return AckResult.SUCCESS

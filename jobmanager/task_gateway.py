@@ -25,7 +25,7 @@ class RayTaskGateway:
                 if tm in self._handles]
 
     async def trigger(self, tasks: list[TaskKey], checkpoint_id: int, timestamp_ms: int,
-                      target_uri: str) -> None:
+                      target_uri: str, shared_uri: str = "", base_checkpoint_id: int = 0) -> None:
         by_taskmanager: dict[str, list[TaskKey]] = {}
         for task in tasks:
             tm = self.assignment.get(task)
@@ -33,7 +33,8 @@ class RayTaskGateway:
                 by_taskmanager.setdefault(tm, []).append(task)
         await asyncio.gather(*(
             self._handles[tm].trigger_checkpoint.remote(
-                self.job_id, self.attempt, keys, checkpoint_id, timestamp_ms, target_uri)
+                self.job_id, self.attempt, keys, checkpoint_id, timestamp_ms, target_uri,
+                shared_uri, base_checkpoint_id)
             for tm, keys in by_taskmanager.items()))
 
     async def notify_complete(self, checkpoint_id: int, final: bool) -> None:

@@ -3,12 +3,14 @@ and the TaskManagers (``file://`` and ``s3://`` storage, ``_metadata``, ``chk-<n
 
 from weir.checkpoint.backends import storage_for
 from weir.checkpoint.location import (
+    SHARED_DIR,
     CheckpointDirectory,
     CheckpointLocation,
     checkpoint_dir_name,
     load_savepoint,
     savepoint_dir_name,
     savepoint_directory,
+    shared_dir_uri,
     state_file_name,
 )
 from weir.checkpoint.metadata import METADATA_FILE, CheckpointMetadata
@@ -29,6 +31,7 @@ from weir.checkpoint.storage import (
 
 __all__ = [
     "METADATA_FILE",
+    "SHARED_DIR",
     "CheckpointDirectory",
     "CheckpointFileNotFoundError",
     "CheckpointLocation",
@@ -46,6 +49,7 @@ __all__ = [
     "parse_storage_uri",
     "savepoint_dir_name",
     "savepoint_directory",
+    "shared_dir_uri",
     "state_file_name",
     "storage_for",
 ]

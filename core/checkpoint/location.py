@@ -4,9 +4,12 @@
 
     <state.checkpoints.dir>/<job-id>/chk-<n>/<vertex-id>-<subtask>   state of one subtask
     <state.checkpoints.dir>/<job-id>/chk-<n>/_metadata               written last, atomically
+    <state.checkpoints.dir>/<job-id>/shared/<file>                   referenced by checkpoints
     <state.savepoints.dir>/savepoint-<job-id[:6]>-<random>/...       the same, self-contained
 
-A checkpoint directory is complete when its ``_metadata`` exists. Recovery takes the newest
+Files under ``shared/`` (incremental RocksDB SST files) are referenced by the ``_metadata``
+of one or more checkpoints and deleted by the JobManager once none it retains does. A
+checkpoint directory is complete when its ``_metadata`` exists. Recovery takes the newest
 complete checkpoint whose metadata and state files are intact and skips (logging why) any
 that is not. A directory is read through handles relative to itself, so a savepoint copied
 elsewhere loads from its new place.
@@ -37,12 +40,14 @@ __all__ = [
     "load_savepoint",
     "savepoint_dir_name",
     "savepoint_directory",
+    "shared_dir_uri",
     "state_file_name",
 ]
 
 log = logging.getLogger(__name__)
 
 _CHK = re.compile(r"chk-(\d+)")
+SHARED_DIR = "shared"
 
 
 def checkpoint_dir_name(checkpoint_id: int) -> str:
@@ -58,6 +63,11 @@ def state_file_name(vertex_id: str, subtask: int) -> str:
     return f"{vertex_id}-{subtask}"
 
 
+def shared_dir_uri(checkpoint_uri: str) -> str:
+    """The shared directory beside checkpoint directory ``checkpoint_uri``."""
+    return join_uri(checkpoint_uri.rstrip("/").rsplit("/", 1)[0], SHARED_DIR)
+
+
 class CheckpointDirectory:
     """One checkpoint's or savepoint's directory: state files, then ``_metadata``.
 
@@ -65,13 +75,15 @@ class CheckpointDirectory:
     ``complete(metadata)`` with their handles, which writes ``_metadata`` atomically.
     """
 
-    def __init__(self, storage: CheckpointStorage) -> None:
+    def __init__(self, storage: CheckpointStorage, shared: CheckpointStorage) -> None:
         self.storage = storage
+        self.shared = shared  # the job's shared directory, beside this one
         self.uri = storage.uri
 
     @staticmethod
     def open(uri: str, configuration: Mapping[str, str] | None = None) -> CheckpointDirectory:
-        return CheckpointDirectory(storage_for(uri, configuration))
+        return CheckpointDirectory(storage_for(uri, configuration),
+                                   storage_for(shared_dir_uri(uri), configuration))
 
     async def save_task_state(self, vertex_id: str, subtask: int, data: bytes) -> StateHandle:
         """Write one subtask's state; the handle's path is relative to this directory."""
@@ -90,28 +102,16 @@ class CheckpointDirectory:
         return CheckpointMetadata.from_json(data, join_uri(self.uri, METADATA_FILE))
 
     async def verify(self, metadata: CheckpointMetadata, verify_checksums: bool = True) -> None:
-        """Check that every state file exists with its recorded size and, if
-        ``verify_checksums`` (which reads every file), its SHA-256.
+        """Check that every state file and shared file exists with its recorded size and,
+        if ``verify_checksums`` (which reads every file), its SHA-256.
 
         Raises:
             CorruptCheckpointError: naming the first file that is missing or differs.
         """
-        await asyncio.gather(*(self._verify_one(h, verify_checksums)
-                               for h in metadata.handles()))
-
-    async def _verify_one(self, handle: StateHandle, verify_checksum: bool) -> None:
-        try:
-            if verify_checksum:
-                await self.storage.read_verified(handle)
-                return
-            size = await self.storage.size(handle.path)
-        except CheckpointFileNotFoundError:
-            raise CorruptCheckpointError(
-                f"state file {join_uri(self.uri, handle.path)} is missing") from None
-        if size != handle.size:
-            raise CorruptCheckpointError(
-                f"{join_uri(self.uri, handle.path)} has {size} bytes, the checkpoint recorded "
-                f"{handle.size}")
+        await asyncio.gather(
+            *(_verify_one(self.storage, h, verify_checksums) for h in metadata.handles()),
+            *(_verify_one(self.shared, h, verify_checksums)
+              for h in metadata.shared_handles()))
 
     async def load(self, verify_checksums: bool = True) -> CheckpointMetadata:
         """The metadata, after checking the state files (see ``verify``)."""
@@ -128,6 +128,23 @@ class CheckpointDirectory:
 
     async def close(self) -> None:
         await self.storage.close()
+        await self.shared.close()
+
+
+async def _verify_one(storage: CheckpointStorage, handle: StateHandle,
+                      verify_checksum: bool) -> None:
+    try:
+        if verify_checksum:
+            await storage.read_verified(handle)
+            return
+        size = await storage.size(handle.path)
+    except CheckpointFileNotFoundError:
+        raise CorruptCheckpointError(
+            f"state file {join_uri(storage.uri, handle.path)} is missing") from None
+    if size != handle.size:
+        raise CorruptCheckpointError(
+            f"{join_uri(storage.uri, handle.path)} has {size} bytes, the checkpoint recorded "
+            f"{handle.size}")
 
 
 class CheckpointLocation:
@@ -143,9 +160,24 @@ class CheckpointLocation:
     def checkpoint_uri(self, checkpoint_id: int) -> str:
         return join_uri(self.uri, checkpoint_dir_name(checkpoint_id))
 
+    @property
+    def shared_uri(self) -> str:
+        """The job's directory of files shared by checkpoints."""
+        return join_uri(self.uri, SHARED_DIR)
+
     def directory(self, checkpoint_id: int) -> CheckpointDirectory:
         """Checkpoint ``checkpoint_id``'s directory (sharing this location's client)."""
-        return CheckpointDirectory(self._storage.child(checkpoint_dir_name(checkpoint_id)))
+        return CheckpointDirectory(self._storage.child(checkpoint_dir_name(checkpoint_id)),
+                                   self._storage.child(SHARED_DIR))
+
+    async def list_shared(self) -> list[str]:
+        """Every file in the shared directory, relative to it."""
+        return [path[len(SHARED_DIR) + 1:] for path in await self._storage.list(SHARED_DIR)]
+
+    async def delete_shared(self, paths: Collection[str]) -> None:
+        """Delete these files of the shared directory (missing ones are no error)."""
+        shared = self._storage.child(SHARED_DIR)
+        await asyncio.gather(*(shared.delete(path) for path in paths))
 
     async def save_task_state(self, checkpoint_id: int, vertex_id: str, subtask: int,
                               data: bytes) -> StateHandle:
@@ -161,7 +193,8 @@ class CheckpointLocation:
         or a savepoint anywhere), checked against its size and SHA-256."""
         prefix = self.uri.rstrip("/") + "/"
         if checkpoint_dir.startswith(prefix):
-            directory = CheckpointDirectory(self._storage.child(checkpoint_dir[len(prefix):]))
+            directory = CheckpointDirectory(self._storage.child(checkpoint_dir[len(prefix):]),
+                                            self._storage.child(SHARED_DIR))
             return await directory.read_task_state(handle)
         directory = CheckpointDirectory.open(checkpoint_dir, self._configuration)
         try:

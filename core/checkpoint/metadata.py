@@ -30,6 +30,9 @@ class CheckpointMetadata:
     ``task_states``: vertex id → subtask index → handle of that subtask's state file.
     ``operator_states``: vertex id → the operator ids (uids) of that vertex that had state,
     used to match state to operators on restore.
+    ``shared_states``: vertex id → subtask index → the files of the job's shared directory
+    (``<job-dir>/shared/``, paths relative to it) that subtask's state references
+    (incremental RocksDB checkpoints; savepoints have none).
     """
 
     job_id: str
@@ -40,15 +43,28 @@ class CheckpointMetadata:
     task_states: dict[str, dict[int, StateHandle]] = field(default_factory=dict)
     vertex_parallelism: dict[str, int] = field(default_factory=dict)
     operator_states: dict[str, list[str]] = field(default_factory=dict)
+    shared_states: dict[str, dict[int, list[StateHandle]]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
-        """Bytes of state (the sum of the handles' sizes)."""
-        return sum(handle.size for handle in self.handles())
+        """Bytes of state (the sizes of the state files and of every shared file
+        referenced)."""
+        return sum(handle.size for handle in self.handles()) + sum(
+            handle.size for handle in self.shared_handles())
 
     def handles(self) -> Iterator[StateHandle]:
         for subtasks in self.task_states.values():
             yield from subtasks.values()
+
+    def shared_handles(self) -> Iterator[StateHandle]:
+        """Every shared file referenced, once."""
+        seen: set[str] = set()
+        for subtasks in self.shared_states.values():
+            for handles in subtasks.values():
+                for handle in handles:
+                    if handle.path not in seen:
+                        seen.add(handle.path)
+                        yield handle
 
     def to_json(self) -> bytes:
         body = _body(self)
@@ -80,14 +96,31 @@ class CheckpointMetadata:
 
 
 def _body(m: CheckpointMetadata) -> dict[str, Any]:
+    body = _base_body(m)
+    if m.shared_states:  # absent without shared state: older documents keep their digest
+        body["shared_states"] = {
+            vertex: {str(subtask): [_handle_body(h) for h in handles]
+                     for subtask, handles in subtasks.items()}
+            for vertex, subtasks in m.shared_states.items()}
+    return body
+
+
+def _handle_body(h: StateHandle) -> dict[str, Any]:
+    return {"path": h.path, "size": h.size, "sha256": h.sha256}
+
+
+def _handle(h: dict[str, Any]) -> StateHandle:
+    return StateHandle(str(h["path"]), _int(h["size"]), str(h["sha256"]))
+
+
+def _base_body(m: CheckpointMetadata) -> dict[str, Any]:
     return {
         "job_id": m.job_id, "checkpoint_id": m.checkpoint_id, "timestamp_ms": m.timestamp_ms,
         "duration_ms": m.duration_ms, "is_savepoint": m.is_savepoint,
         "vertex_parallelism": dict(m.vertex_parallelism),
         "operator_states": {v: list(ops) for v, ops in m.operator_states.items()},
         "task_states": {
-            vertex: {str(subtask): {"path": h.path, "size": h.size, "sha256": h.sha256}
-                     for subtask, h in subtasks.items()}
+            vertex: {str(subtask): _handle_body(h) for subtask, h in subtasks.items()}
             for vertex, subtasks in m.task_states.items()},
     }
 
@@ -98,13 +131,14 @@ def _from_body(body: dict[str, Any]) -> CheckpointMetadata:
         timestamp_ms=_int(body["timestamp_ms"]), duration_ms=_int(body["duration_ms"]),
         is_savepoint=bool(body["is_savepoint"]),
         task_states={
-            str(vertex): {int(subtask): StateHandle(str(h["path"]), _int(h["size"]),
-                                                    str(h["sha256"]))
-                          for subtask, h in subtasks.items()}
+            str(vertex): {int(subtask): _handle(h) for subtask, h in subtasks.items()}
             for vertex, subtasks in body["task_states"].items()},
         vertex_parallelism={str(v): _int(p) for v, p in body["vertex_parallelism"].items()},
         operator_states={str(v): [str(op) for op in ops]
                          for v, ops in body.get("operator_states", {}).items()},
+        shared_states={str(v): {int(subtask): [_handle(h) for h in handles]
+                                for subtask, handles in subtasks.items()}
+                       for v, subtasks in body.get("shared_states", {}).items()},
     )
 
 

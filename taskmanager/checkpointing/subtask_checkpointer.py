@@ -4,10 +4,12 @@ Taking checkpoint n, in order:
 
 1. operators flush what belongs before the barrier (sinks pre-commit);
 2. synchronous part: the operators' state and the source position are pickled
-   (the pickle is the copy: later changes do not leak into it);
+   (the pickle is the copy: later changes do not leak into it); a backend may
+   instead hand over a ``PendingSnapshot`` (an incremental RocksDB checkpoint);
 3. the barrier goes out on every output channel at once;
-4. asynchronous part, while records keep flowing: the pickle is uploaded and
-   the JobManager gets the handle (or a decline with the reason).
+4. asynchronous part, while records keep flowing: pending snapshots are
+   materialized (new shared files uploaded), the pickle is uploaded and the
+   JobManager gets the handle and the shared files (or a decline with the reason).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from weir.checkpoint import CheckpointDirectory, StateHandle
+from weir.checkpoint import CheckpointDirectory, StateHandle, storage_for
 from weir.checkpoint.redistribution import RedistributedState
 from weir.connector import SourceReader
 from weir.graph.deployment import TaskDeployment
@@ -28,6 +30,11 @@ from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id
 from weir.taskmanager.network.events import CheckpointBarrier
 from weir.taskmanager.network.record_writer import RecordWriter
 from weir.taskmanager.operators.chain import OperatorChain
+from weir.taskmanager.state.pending_snapshot import (
+    MaterializedSnapshot,
+    PendingSnapshot,
+    SnapshotTarget,
+)
 
 __all__ = ["RestoredState", "SubtaskCheckpointer"]
 
@@ -80,11 +87,18 @@ class SubtaskCheckpointer:
 
     async def take(self, barrier: CheckpointBarrier, chain: OperatorChain,
                    reader: SourceReader[Any] | None, writers: Sequence[RecordWriter]) -> None:
-        """Take the checkpoint; forward the barrier to ``writers`` (empty once outputs ended)."""
+        """Take the checkpoint; forward the barrier to ``writers`` (empty once outputs ended).
+
+        Operator states that are ``PendingSnapshot``s (incremental RocksDB) are
+        materialized in the asynchronous part; the others are pickled here."""
         started = time.monotonic()
         await chain.prepare_snapshot_pre_barrier(barrier.checkpoint_id)
         operators = chain.snapshot_state(barrier.checkpoint_id)
         with_state = sorted(operators)
+        pending = {op: state for op, state in operators.items()
+                   if isinstance(state, PendingSnapshot)}
+        for op in pending:
+            del operators[op]
         source = None
         if reader is not None:  # the source's position, under the source operator's id
             source = (self._deployment.operator_ids[0], reader.snapshot_position())
@@ -97,18 +111,32 @@ class SubtaskCheckpointer:
         for writer in writers:
             await writer.broadcast_event(barrier)
         upload = asyncio.get_running_loop().create_task(
-            self._upload(barrier, data, with_state, sync_ms))
+            self._upload(barrier, data, pending, with_state, sync_ms))
         self._uploads.add(upload)
         upload.add_done_callback(self._uploads.discard)
 
     async def _upload(self, barrier: CheckpointBarrier, data: bytes | None,
-                      operators_with_state: list[str], sync_ms: int) -> None:
+                      pending: dict[str, PendingSnapshot], operators_with_state: list[str],
+                      sync_ms: int) -> None:
+        """Materialize ``pending`` into the state file ``data`` holds, upload it, and
+        acknowledge with its handle and the shared files it references (or decline; then
+        the shared files this checkpoint uploaded are deleted, as nothing references them)."""
         d = self._deployment
         started = time.monotonic()
         ack = pb.AcknowledgeCheckpoint(task=task_id(d), checkpoint_id=barrier.checkpoint_id,
                                        sync_duration_ms=sync_ms,
                                        operators_with_state=operators_with_state)
+        target = SnapshotTarget(barrier.checkpoint_id, barrier.shared_uri,
+                                barrier.base_checkpoint_id, d.configuration)
+        materialized: list[MaterializedSnapshot] = []
         try:
+            if pending:
+                assert data is not None  # operators with pending snapshots have state
+                state = pickle.loads(data)
+                for op, snapshot in pending.items():
+                    materialized.append(await snapshot.materialize(target))
+                    state["operators"][op] = materialized[-1].state
+                data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
             if data is not None:
                 directory = CheckpointDirectory.open(barrier.target_uri, d.configuration)
                 handle = await directory.save_task_state(d.vertex_id, d.subtask_index, data)
@@ -117,9 +145,15 @@ class SubtaskCheckpointer:
         except Exception as error:  # noqa: BLE001 - a failed upload declines the checkpoint
             log.warning("%s#%d: checkpoint %d upload failed: %s", d.vertex_name,
                         d.subtask_index, barrier.checkpoint_id, error)
+            await _delete_uploaded(target, materialized)
             await self._report(self._gateway.decline_checkpoint(
                 d, barrier.checkpoint_id, f"uploading state failed: {error}"))
             return
+        finally:
+            for snapshot in pending.values():
+                snapshot.discard()
+        ack.shared_state.extend(pb.StateHandle(path=h.path, size=h.size, sha256=h.sha256)
+                                for m in materialized for h in m.shared)
         ack.async_duration_ms = int((time.monotonic() - started) * 1000)
         await self._report(self._gateway.acknowledge_checkpoint(ack))
 
@@ -133,3 +167,12 @@ class SubtaskCheckpointer:
         for upload in list(self._uploads):
             upload.cancel()
         await asyncio.gather(*self._uploads, return_exceptions=True)
+
+
+async def _delete_uploaded(target: SnapshotTarget, materialized: list[MaterializedSnapshot]
+                           ) -> None:
+    uploaded = [h.path for m in materialized for h in m.uploaded]
+    if not uploaded:
+        return
+    storage = storage_for(target.shared_uri, target.configuration)
+    await asyncio.gather(*(storage.delete(path) for path in uploaded), return_exceptions=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["END_OF_PARTITION", "CheckpointBarrier", "EndOfPartition", "Watermark",
-           "WatermarkStatus"]
+__all__ = ["END_OF_PARTITION", "CheckpointBarrier", "EndOfPartition", "LatencyMarker",
+           "Watermark", "WatermarkStatus"]
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,11 @@ class CheckpointBarrier:
     timestamp_ms: int
     # The directory the checkpoint (or savepoint) is written to.
     target_uri: str
+    # The job's directory for files shared by checkpoints (incremental RocksDB); "" for a
+    # savepoint, which is self-contained.
+    shared_uri: str = ""
+    # The newest completed checkpoint, whose shared files this one may reference (0: none).
+    base_checkpoint_id: int = 0
 
 
 class EndOfPartition:
@@ -76,3 +81,14 @@ class WatermarkStatus:
 
 _IDLE = WatermarkStatus.IDLE = WatermarkStatus(True)
 _ACTIVE = WatermarkStatus.ACTIVE = WatermarkStatus(False)
+
+
+@dataclass(frozen=True)
+class LatencyMarker:
+    """Sent by a source subtask every ``metrics.latency.interval`` (Flink's
+    ``LatencyMarker``): it travels behind the records sent before it, so the time a task
+    receives it, less ``marked_time_ms`` (wall clock), is the delay from that source."""
+
+    marked_time_ms: int
+    source_id: str
+    source_subtask: int

@@ -20,6 +20,7 @@ from typing import Any
 
 from weir.datastream.state import State, StateDescriptor
 from weir.keygroups import KeyGroupRange, assign_to_key_group
+from weir.taskmanager.state.pending_snapshot import PendingSnapshot
 from weir.taskmanager.state.states import StateRegistry
 from weir.taskmanager.timers import TimerQueue
 
@@ -149,15 +150,18 @@ class KeyedStateBackend(abc.ABC):
         else:
             table[key] = value
 
-    def snapshot(self) -> KeyedStateSnapshot:
+    def snapshot(self) -> KeyedStateSnapshot | PendingSnapshot:
         """Every entry and timer by key group; shares no mutable objects with live state
-        only once pickled, which the caller does at once."""
+        only once pickled, which the caller does at once. A backend may return a
+        ``PendingSnapshot`` instead, which the checkpointer finishes after the barrier."""
+        snapshot = self.timer_snapshot()
+        self.add_live_entries(snapshot, self._entries(), self._clock_ms())
+        return snapshot
+
+    def timer_snapshot(self) -> KeyedStateSnapshot:
+        """A snapshot of the timers (copied) and of which states are namespaced, without
+        entries."""
         snapshot = KeyedStateSnapshot(self.max_parallelism, dict(self._namespaced))
-        live_entry, now = self._registry.live_entry, self._clock_ms()
-        for key_group, entry in self._entries():
-            kept = live_entry(entry, now)
-            if kept is not None:
-                snapshot.entries.setdefault(key_group, []).append(kept)
         for name, (queue, record_key) in self._timers.items():
             groups: dict[int, list[tuple[Any, int]]] = {}
             for timer in queue.snapshot():
@@ -165,6 +169,15 @@ class KeyedStateBackend(abc.ABC):
                 groups.setdefault(self.key_group_of(key), []).append(timer)
             snapshot.timers[name] = groups
         return snapshot
+
+    def add_live_entries(self, snapshot: KeyedStateSnapshot,
+                         entries: Iterable[tuple[int, Entry]], now: int) -> None:
+        """Add ``entries`` to ``snapshot``, without what TTL says expired at ``now``."""
+        live_entry = self._registry.live_entry
+        for key_group, entry in entries:
+            kept = live_entry(entry, now)
+            if kept is not None:
+                snapshot.entries.setdefault(key_group, []).append(kept)
 
     def restore(self, snapshots: Iterable[KeyedStateSnapshot | None]) -> None:
         """Take every entry and timer of ``snapshots`` in this backend's key groups; call
@@ -174,7 +187,9 @@ class KeyedStateBackend(abc.ABC):
                 continue
             if not isinstance(snapshot, KeyedStateSnapshot):
                 raise TypeError(f"cannot restore keyed state from a {type(snapshot).__name__}: "
-                                "the checkpoint was taken by an older weir version")
+                                "an incremental RocksDB checkpoint restores on RocksDB only "
+                                "(a savepoint restores on either backend), and a checkpoint "
+                                "of an older weir version not at all")
             if snapshot.max_parallelism != self.max_parallelism:
                 raise ValueError(f"the snapshot's max parallelism {snapshot.max_parallelism} "
                                  f"differs from the job's {self.max_parallelism}")

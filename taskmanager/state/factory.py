@@ -5,8 +5,9 @@
 several comma-separated directories, subtasks take them in turn),
 ``state.backend.rocksdb.block.cache-size``,
 ``state.backend.rocksdb.writebuffer.size`` and
-``state.backend.rocksdb.cache.entries`` (weir's own: entries its write-back
-buffer holds before a flush, default 10000).
+``state.backend.rocksdb.cache.entries`` (weir's own: unpickled entries read or
+written lately that it keeps in memory, default 100000) and ``state.backend.incremental``
+(default false: every checkpoint is full).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 
-from weir.config import ConfigError
+from weir.config import ConfigError, Configuration
 from weir.config.memory_sizes import parse_memory_size
-from weir.datastream.state_backend import ROCKSDB_LOCALDIR, STATE_BACKEND
+from weir.datastream.state_backend import INCREMENTAL, ROCKSDB_LOCALDIR, STATE_BACKEND
 from weir.keygroups import compute_key_group_range_for_operator_index
 from weir.taskmanager.state.backend import KeyedStateBackend
 from weir.taskmanager.state.heap import HeapKeyedStateBackend
@@ -46,18 +47,19 @@ def create_keyed_state_backend(configuration: dict[str, str], name: str,
     if kind != "rocksdb":
         raise ConfigError(f"configuration '{STATE_BACKEND}' must be 'hashmap' or 'rocksdb', "
                           f"got {kind!r}")
-    from weir.taskmanager.state.rocksdb import RocksDBKeyedStateBackend, open_database
+    from weir.taskmanager.state.rocksdb import LocalDatabases, RocksDBKeyedStateBackend
 
-    entries = configuration.get(ROCKSDB_CACHE_ENTRIES, "10000").strip()
+    entries = configuration.get(ROCKSDB_CACHE_ENTRIES, "100000").strip()
     if not entries.isdigit() or int(entries) < 1:
         raise ConfigError(f"configuration '{ROCKSDB_CACHE_ENTRIES}' must be a positive "
                           f"number of entries, got {entries!r}")
+    incremental = Configuration(configuration).get_boolean(INCREMENTAL)
     directories = [d.strip() for d in configuration.get(ROCKSDB_LOCALDIR, "").split(",")
                    if d.strip()] or [tempfile.gettempdir()]
-    db, directory = open_database(
+    databases = LocalDatabases(
         directories[subtask_index % len(directories)],
         f"{name}-{subtask_index}",
         parse_memory_size(configuration.get(ROCKSDB_BLOCK_CACHE, "8 mb"), ROCKSDB_BLOCK_CACHE),
         parse_memory_size(configuration.get(ROCKSDB_WRITE_BUFFER, "64 mb"), ROCKSDB_WRITE_BUFFER))
-    return RocksDBKeyedStateBackend(clock_ms, key_groups, max_parallelism, db, directory,
-                                    int(entries))
+    return RocksDBKeyedStateBackend(clock_ms, key_groups, max_parallelism, databases,
+                                    int(entries), incremental, configuration)

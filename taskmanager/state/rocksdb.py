@@ -9,33 +9,53 @@ Layout of a database key, so a key-group range is a contiguous key range::
     key group (2 bytes, big-endian) | state id (2 bytes) | pickle(namespace) | pickle(key)
 
 Values are pickled (TTL-wrapped as ``(value, expires_at)`` like on the heap).
-Writes go to a bounded write-back buffer of unpickled entries (``_WriteBuffer``)
-that reads look into first: a key updated by every record costs dict
-operations until the buffer is flushed, in one write batch, at every snapshot,
-before every scan and whenever it holds ``state.backend.rocksdb.cache.entries``.
+A bounded cache of unpickled entries (``_WriteBuffer``) sits in front: reads look
+into it first and keep what they load; writes stay in it, dirty, until a flush
+writes them in one batch, at every snapshot, before every scan and whenever it
+holds ``state.backend.rocksdb.cache.entries``; so a hot key costs dict operations.
 The state objects are the heap backend's (``states.py``) working on views of
 the database (``_Scope``) that behave as the heap's dicts do. Namespaces in use
 are indexed in memory (a few per window operator) so the window operator can
 list them without a scan; the index is rebuilt on restore.
+
+With ``state.backend.incremental`` a snapshot is a native RocksDB checkpoint
+finished after the barrier (``rocksdb_incremental``); otherwise, and for
+savepoints, it is the backend-neutral ``KeyedStateSnapshot``.
 """
 
 from __future__ import annotations
 
-import io
+import functools
+import itertools
 import os
 import pickle
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Checkpoint, Options, Rdict, WriteBatch
 
 from weir.keygroups import KeyGroupRange
-from weir.taskmanager.state.backend import Entry, KeyedStateBackend
+from weir.taskmanager.state.backend import Entry, KeyedStateBackend, KeyedStateSnapshot
+from weir.taskmanager.state.pending_snapshot import PendingSnapshot
+from weir.taskmanager.state.rocksdb_incremental import (
+    PendingRocksDBSnapshot,
+    RocksDBIncrementalSnapshot,
+    UploadedFiles,
+    copy_key_groups,
+    decode_entries,
+    download,
+    items,
+    namespaces_in,
+    open_read_only,
+    restorable_in_place,
+    successor,
+)
 
-__all__ = ["RocksDBKeyedStateBackend", "StateBackendError", "open_database"]
+__all__ = ["LocalDatabases", "RocksDBKeyedStateBackend", "StateBackendError"]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _dumps = pickle.dumps
@@ -48,76 +68,106 @@ class StateBackendError(RuntimeError):
     """A state backend could not be set up; the message names the configuration key."""
 
 
-def open_database(localdir: str, name: str, block_cache_bytes: int,
-                  write_buffer_bytes: int) -> tuple[Rdict, str]:
-    """A new database in a fresh, unique directory under ``localdir``, and that directory."""
-    try:
-        os.makedirs(localdir, exist_ok=True)
-        directory = tempfile.mkdtemp(prefix=f"{name}-{uuid.uuid4().hex[:8]}-", dir=localdir)
-    except OSError as error:
-        raise StateBackendError(f"state.backend.rocksdb.localdir: cannot create a database "
-                                f"directory in {localdir!r}: {error.strerror or error}") from None
-    options = Options(raw_mode=True)
-    options.create_if_missing(True)
-    table = BlockBasedOptions()
-    table.set_block_cache(Cache(block_cache_bytes))
-    options.set_block_based_table_factory(table)
-    options.set_write_buffer_size(write_buffer_bytes)
-    return Rdict(directory, options), directory
+@dataclass(frozen=True)
+class LocalDatabases:
+    """Where and how one subtask's databases are opened: every database (the first, a
+    restored one, a downloaded one to copy from) gets a fresh directory under
+    ``localdir``, never one an earlier attempt left."""
 
+    localdir: str
+    name: str
+    block_cache_bytes: int
+    write_buffer_bytes: int
 
-def _items(db: Rdict, from_key: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
-    """The database's (key, value) pairs from ``from_key`` on (raw mode: both bytes)."""
-    return cast(Iterator[tuple[bytes, bytes]], iter(db.items(from_key=from_key)))
+    def fresh_directory(self, kind: str = "") -> str:
+        try:
+            os.makedirs(self.localdir, exist_ok=True)
+            return tempfile.mkdtemp(prefix=f"{self.name}-{kind}{uuid.uuid4().hex[:8]}-",
+                                    dir=self.localdir)
+        except OSError as error:
+            raise StateBackendError(
+                f"state.backend.rocksdb.localdir: cannot create a database directory in "
+                f"{self.localdir!r}: {error.strerror or error}") from None
 
-
-def _successor(prefix: bytes) -> bytes:
-    """The smallest byte string greater than every string starting with ``prefix``."""
-    stripped = prefix.rstrip(b"\xff")
-    return stripped[:-1] + bytes([stripped[-1] + 1])
+    def open(self, directory: str) -> Rdict:
+        """The database in ``directory`` (created when empty)."""
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        table = BlockBasedOptions()
+        table.set_block_cache(Cache(self.block_cache_bytes))
+        options.set_block_based_table_factory(table)
+        options.set_write_buffer_size(self.write_buffer_bytes)
+        return Rdict(directory, options)
 
 
 class _WriteBuffer:
-    """Entries written but not yet in the database (database key → value, or ``_DELETED``);
-    at most ``max_entries``, then flushed in one write batch."""
+    """Unpickled entries over the database: values read or written lately (database key →
+    value, or ``_DELETED``), at most ``max_entries``; written ones are dirty until a flush
+    writes them in one write batch.
+
+    Reads of a hot key cost a dict lookup, not a database read and an unpickle; when the
+    cache is full, the dirty entries are flushed and the older half is forgotten
+    (insertion order: a key written again moves to the young end).
+    """
 
     def __init__(self, db: Rdict, max_entries: int) -> None:
-        self._db = db
-        self._max_entries = max_entries
+        self.db = db  # replaced when a restore opens a downloaded database
+        self._max_entries = max(max_entries, 1)
         self._entries: dict[bytes, Any] = {}
+        self._dirty: set[bytes] = set()
 
     def get(self, db_key: bytes) -> Any:
         """The value under ``db_key``, or ``_MISSING``."""
         value = self._entries.get(db_key, _MISSING)
         if value is _MISSING:
-            raw = self._db.get(db_key)
-            return _MISSING if raw is None else _loads(raw)
+            raw = self.db.get(db_key)
+            if raw is None:
+                return _MISSING
+            value = self._entries[db_key] = _loads(raw)
+            if len(self._entries) > self._max_entries:
+                self._shrink()
+            return value
         return _MISSING if value is _DELETED else value
 
     def put(self, db_key: bytes, value: Any) -> None:
         entries = self._entries
+        entries.pop(db_key, None)  # to the young end
         entries[db_key] = value
+        self._dirty.add(db_key)
         if len(entries) > self._max_entries:
-            self.flush()
+            self._shrink()
 
     def flush(self) -> None:
-        if not self._entries:
+        """Write the dirty entries to the database; the cache keeps them."""
+        if not self._dirty:
             return
         batch = WriteBatch(raw_mode=True)
-        for db_key, value in self._entries.items():
+        entries = self._entries
+        for db_key in self._dirty:
+            value = entries[db_key]
             if value is _DELETED:
                 batch.delete(db_key)
             else:
                 batch.put(db_key, _dumps(value, _PROTOCOL))
-        self._db.write(batch)
+        self.db.write(batch)
+        self._dirty.clear()
+
+    def invalidate(self) -> None:
+        """Flush and forget everything: the database is about to change underneath."""
+        self.flush()
         self._entries.clear()
+
+    def _shrink(self) -> None:
+        self.flush()
+        entries = self._entries
+        for db_key in list(itertools.islice(entries, len(entries) // 2)):
+            del entries[db_key]
 
 
 class _Scope(MutableMapping[Any, Any]):
     """Key → value entries of one state and namespace, read and written in the database."""
 
     def __init__(self, backend: RocksDBKeyedStateBackend, middle: bytes) -> None:
-        self._db = backend.db
         self._buffer = backend.buffer
         self._prefix_of = backend.key_prefix
         self._groups = backend.group_prefixes
@@ -164,7 +214,7 @@ class _Scope(MutableMapping[Any, Any]):
         for group in self._groups:
             prefix = group + self._middle
             skip = len(prefix)
-            for db_key, raw in _items(self._db, prefix):
+            for db_key, raw in items(self._buffer.db, prefix):
                 if not db_key.startswith(prefix):
                     break
                 yield db_key[skip:], raw
@@ -188,10 +238,10 @@ class _Scope(MutableMapping[Any, Any]):
         return next(self._raw_items(), None) is not None
 
     def drop_all(self) -> None:
-        self._buffer.flush()
+        self._buffer.invalidate()
         for group in self._groups:
             prefix = group + self._middle
-            self._db.delete_range(prefix, _successor(prefix))
+            self._buffer.db.delete_range(prefix, successor(prefix))
 
 
 class _Namespaces(MutableMapping[Any, MutableMapping[Any, Any]]):
@@ -231,22 +281,35 @@ class _Namespaces(MutableMapping[Any, MutableMapping[Any, Any]]):
 
 
 class RocksDBKeyedStateBackend(KeyedStateBackend):
-    """Keyed state in an embedded RocksDB database (see the module docstring)."""
+    """Keyed state in an embedded RocksDB database (see the module docstring).
+
+    ``incremental``: snapshots are ``PendingRocksDBSnapshot``s; ``storage_configuration``
+    has the options to download an incremental snapshot's files on restore.
+    """
 
     background_ttl_cleanup = True
 
     def __init__(self, clock_ms: Callable[[], int], key_groups: KeyGroupRange,
-                 max_parallelism: int, db: Rdict, directory: str,
-                 buffer_entries: int = 10_000) -> None:
-        self.db = db
-        self.buffer = _WriteBuffer(db, buffer_entries)
-        self._directory = directory
+                 max_parallelism: int, databases: LocalDatabases,
+                 buffer_entries: int = 100_000, incremental: bool = False,
+                 storage_configuration: Mapping[str, str] | None = None) -> None:
+        self._databases = databases
+        self._directory = databases.fresh_directory()
+        self.buffer = _WriteBuffer(databases.open(self._directory), buffer_entries)
+        self._incremental = incremental
+        self._storage_configuration = dict(storage_configuration or {})
+        self._uploaded = UploadedFiles()
         self.group_prefixes = [g.to_bytes(2, "big") for g in range(key_groups.start,
                                                                     key_groups.end + 1)]
         self._group_bytes = [g.to_bytes(2, "big") for g in range(max_parallelism)]
         self._names: dict[bytes, str] = {}  # state id -> state name
+        self._ids: dict[str, bytes] = {}  # state name -> state id
         self._tables: dict[str, MutableMapping[Any, Any]] = {}
         super().__init__(clock_ms, key_groups, max_parallelism)
+
+    @property
+    def db(self) -> Rdict:
+        return self.buffer.db
 
     def key_prefix(self, key: Any) -> bytes:
         """The key-group prefix of ``key``'s database keys."""
@@ -255,24 +318,99 @@ class RocksDBKeyedStateBackend(KeyedStateBackend):
     def _table(self, name: str, namespaced: bool) -> MutableMapping[Any, Any]:
         table = self._tables.get(name)
         if table is None:
-            state_id = len(self._names).to_bytes(2, "big")
-            self._names[state_id] = name
-            self._namespaced[name] = namespaced
-            table = self._tables[name] = (
-                _Namespaces(self, state_id) if namespaced
-                else _Scope(self, state_id + _dumps(None, _PROTOCOL)))
+            table = self._create_table(name, namespaced, len(self._names).to_bytes(2, "big"))
+        return table
+
+    def _create_table(self, name: str, namespaced: bool,
+                      state_id: bytes) -> MutableMapping[Any, Any]:
+        self._names[state_id] = name
+        self._ids[name] = state_id
+        self._namespaced[name] = namespaced
+        table = self._tables[name] = (
+            _Namespaces(self, state_id) if namespaced
+            else _Scope(self, state_id + _dumps(None, _PROTOCOL)))
         return table
 
     def _entries(self) -> Iterator[tuple[int, Entry]]:
         self.buffer.flush()
-        for db_key, raw in _items(self.db):
-            stream = io.BytesIO(db_key)
-            stream.seek(4)
-            unpickler = pickle.Unpickler(stream)
-            namespace = unpickler.load()
-            key = unpickler.load()
-            yield (int.from_bytes(db_key[:2], "big"),
-                   (self._names[db_key[2:4]], namespace, key, _loads(raw)))
+        return decode_entries(items(self.db), self._names)
+
+    def snapshot(self) -> KeyedStateSnapshot | PendingSnapshot:
+        """Incremental: a native checkpoint now, uploaded after the barrier; else every
+        entry (see ``KeyedStateBackend.snapshot``)."""
+        if not self._incremental:
+            return super().snapshot()
+        self.buffer.flush()
+        pending = PendingRocksDBSnapshot(
+            self._databases.fresh_directory("chk-"), self.key_groups, self.timer_snapshot(),
+            dict(self._names), self._uploaded,
+            functools.partial(self.add_live_entries, now=self._clock_ms()))
+        Checkpoint(self.db).create_checkpoint(pending.directory)
+        return pending
+
+    def restore(self, snapshots: Iterable[Any]) -> None:
+        """Canonical snapshots as every backend restores them; an incremental snapshot of
+        exactly this key-group range is opened as the database, any other is copied from."""
+        given = [s for s in snapshots if s is not None]
+        native = [s for s in given if isinstance(s, RocksDBIncrementalSnapshot)]
+        super().restore([s.skeleton if isinstance(s, RocksDBIncrementalSnapshot) else s
+                         for s in given])
+        if not native:
+            return
+        if restorable_in_place(given, self.key_groups, self._names) and self._is_empty():
+            self._open_restored(native[0])
+        else:
+            for snapshot in native:
+                self._copy_restored(snapshot)
+        self._index_namespaces()
+
+    def _is_empty(self) -> bool:
+        self.buffer.flush()
+        return next(items(self.db), None) is None
+
+    def _open_restored(self, snapshot: RocksDBIncrementalSnapshot) -> None:
+        directory = self._databases.fresh_directory("restored-")
+        download(snapshot, directory, self._storage_configuration)
+        self.buffer.invalidate()
+        self.db.close()
+        shutil.rmtree(self._directory, ignore_errors=True)
+        self.buffer.db, self._directory = self._databases.open(directory), directory
+        for state_id, name in snapshot.state_ids.items():
+            if state_id not in self._names:
+                self._create_table(name, snapshot.skeleton.namespaced.get(name, False), state_id)
+        self._uploaded.record(snapshot.checkpoint_id, snapshot.sst_files)
+
+    def _copy_restored(self, snapshot: RocksDBIncrementalSnapshot) -> None:
+        """Copy the entries of this backend's key groups out of ``snapshot``'s database."""
+        directory = self._databases.fresh_directory("rescaled-")
+        try:
+            download(snapshot, directory, self._storage_configuration)
+            source = open_read_only(directory)
+            try:
+                self._copy_key_groups(source, snapshot)
+            finally:
+                source.close()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def _copy_key_groups(self, source: Rdict, snapshot: RocksDBIncrementalSnapshot) -> None:
+        self.buffer.invalidate()
+        ids = {old: self._state_id(name, snapshot.skeleton.namespaced.get(name, False))
+               for old, name in snapshot.state_ids.items()}
+        copy_key_groups(source, self.db, self.key_groups, ids)
+
+    def _state_id(self, name: str, namespaced: bool) -> bytes:
+        """The id of state ``name`` in this database (registered if new)."""
+        self._table(name, namespaced)
+        return self._ids[name]
+
+    def _index_namespaces(self) -> None:
+        """Rebuild the in-memory namespace index of every namespaced state from the keys."""
+        for name, table in self._tables.items():
+            if isinstance(table, _Namespaces):
+                for group in self.group_prefixes:
+                    for namespace in namespaces_in(self.db, group + self._ids[name]):
+                        table.setdefault(namespace)
 
     def dispose(self) -> None:
         self.db.close()

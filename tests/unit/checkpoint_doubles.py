@@ -4,11 +4,17 @@ has no checkpoint to restore from."""
 from __future__ import annotations
 
 from weir.checkpoint import CheckpointMetadata
+from weir.jobmanager.shared_state_registry import SharedStateRegistry
 
 __all__ = ["MemoryCheckpointStore"]
 
 
 class MemoryCheckpointStore:
+    shared_uri = "memory:///shared"
+
+    def __init__(self) -> None:
+        self.shared_state = SharedStateRegistry()
+
     async def latest_completed(self) -> tuple[CheckpointMetadata, str] | None:
         return None
 
@@ -18,8 +24,11 @@ class MemoryCheckpointStore:
     async def write_metadata(self, target_uri: str, metadata: CheckpointMetadata) -> None:
         pass
 
-    async def retain(self, num_retained: int) -> None:
-        pass
+    async def retain(self, num_retained: int) -> list[int]:
+        return []
 
     async def discard(self, target_uri: str) -> None:
+        pass
+
+    async def delete_shared(self, paths: list[str]) -> None:
         pass

@@ -25,7 +25,8 @@ class RecordingGateway:
     aborted: list[int] = field(default_factory=list)
     trigger_error: Exception | None = None
 
-    async def trigger(self, tasks, checkpoint_id, timestamp_ms, target_uri):
+    async def trigger(self, tasks, checkpoint_id, timestamp_ms, target_uri, shared_uri,
+                      base_checkpoint_id):
         self.triggers.append((checkpoint_id, sorted(tasks)))
         if self.trigger_error is not None:
             raise self.trigger_error

@@ -50,7 +50,7 @@ class RecordingGateway:
     committed: list[int] = field(default_factory=list)
 
     async def trigger(self, tasks: list[tuple[str, int]], checkpoint_id: int, timestamp_ms: int,
-                      target_uri: str) -> None:
+                      target_uri: str, shared_uri: str, base_checkpoint_id: int) -> None:
         self.triggered.append(checkpoint_id)
 
     async def notify_complete(self, checkpoint_id: int, final: bool) -> None:
