@@ -7,12 +7,13 @@ time) so they can be tested without a JobManager.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from weir.cli.tables import (
     MAX_CELL_WIDTH,
     RIGHT,
     escape_control,
+    format_bytes,
     format_count,
     format_duration,
     format_timestamp,
@@ -20,6 +21,9 @@ from weir.cli.tables import (
 )
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
+
+if TYPE_CHECKING:
+    from weir.cli.metrics import SourceLag
 
 __all__ = [
     "cancel_job",
@@ -44,9 +48,15 @@ def list_jobs(rpc: JobManagerClient, out: IO[str], now: float) -> int:
     return 0
 
 
-def describe_job(rpc: JobManagerClient, job_id: str, out: IO[str], now: float) -> int:
-    """Print one job: its header, its vertices and subtasks, and its failure cause."""
-    out.write(job_details_text(rpc.get_job(job_id), now) + "\n")
+def describe_job(rpc: JobManagerClient, job_id: str, out: IO[str], now: float,
+                 lag: SourceLag | None = None) -> int:
+    """Print one job: its header (with its last checkpoint and, given ``lag``, its
+    sources' lag), its vertices and subtasks, and its failure cause."""
+    job = rpc.get_job(job_id)
+    completed = [c for c in rpc.list_checkpoints(job_id)
+                 if c.status == pb.COMPLETED and not c.is_savepoint]
+    last = max(completed, key=lambda c: c.id) if completed else None
+    out.write(job_details_text(job, now, last, lag) + "\n")
     return 0
 
 
@@ -82,8 +92,10 @@ def jobs_table(jobs: Sequence[pb.JobSummary], now: float) -> str:
     return render_table(("JOB ID", "NAME", "STATE", "START", "DURATION"), rows)
 
 
-def job_details_text(job: pb.JobDetails, now: float) -> str:
-    sections = [_header(job, now)]
+def job_details_text(job: pb.JobDetails, now: float,
+                     last_checkpoint: pb.CheckpointInfo | None = None,
+                     lag: SourceLag | None = None) -> str:
+    sections = [_header(job, now, last_checkpoint, lag)]
     if job.vertices:
         sections.append(_vertices_table(job.vertices))
     if job.failure_cause:
@@ -98,7 +110,8 @@ def short_cause(cause: str) -> str:
     return lines[-1] if lines else _NONE
 
 
-def _header(job: pb.JobDetails, now: float) -> str:
+def _header(job: pb.JobDetails, now: float, last_checkpoint: pb.CheckpointInfo | None,
+            lag: SourceLag | None) -> str:
     counts = job.checkpoints
     fields = [
         ("Job ID", job.job_id),
@@ -115,10 +128,30 @@ def _header(job: pb.JobDetails, now: float) -> str:
                               if counts.latest_completed_id else _NONE),
         ("Restored from", f"{counts.restored_id} {counts.restored_path}".rstrip()
                           if counts.restored_id else _NONE),
+        ("Last checkpoint", _last_checkpoint(last_checkpoint, now)),
+        ("Source lag", _lag(lag)),
     ]
     width = max(len(label) for label, _ in fields) + 1
     return "\n".join(f"{label + ':':<{width}} {escape_control(value)}"
                      for label, value in fields)
+
+
+def _last_checkpoint(checkpoint: pb.CheckpointInfo | None, now: float) -> str:
+    if checkpoint is None:
+        return _NONE
+    return (f"{checkpoint.id}, {format_duration(max(0.0, now - checkpoint.trigger_time))} ago, "
+            f"took {format_duration(checkpoint.duration_ms / 1000)}, "
+            f"{format_bytes(checkpoint.size_bytes)}")
+
+
+def _lag(lag: SourceLag | None) -> str:
+    if lag is None:
+        return _NONE
+    text = (f"{format_count(int(lag.pending_records))} records pending "
+            f"(max {format_count(int(lag.max_partition_lag))} in a partition)")
+    if lag.emit_lag_ms is not None:
+        text += f", emitted {format_duration(lag.emit_lag_ms / 1000)} after written"
+    return text
 
 
 def _vertices_table(vertices: Sequence[pb.VertexDetails]) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import IO
 
 from weir import __version__
-from weir.cli import jobs, savepoints
+from weir.cli import jobs, metrics, savepoints
 from weir.cli.run import RunOptions, run_program
 from weir.config import ConfigError
 from weir.executors import JOBMANAGER_ENV, SavepointRestoreSettings
@@ -90,11 +90,25 @@ def build_parser() -> argparse.ArgumentParser:
                      help="skip the savepoint's state of operators the job no longer has "
                           "(sets execution.savepoint.ignore-unclaimed-state)")
 
+    metrics_endpoint = argparse.ArgumentParser(add_help=False)
+    metrics_endpoint.add_argument(
+        "--metrics", metavar="HOST:PORT",
+        help=f"the JobManager's Prometheus endpoint (default: ${metrics.METRICS_ENV}, else "
+             f"the JobManager's host, port {metrics.DEFAULT_METRICS_PORT})")
+
     commands.add_parser("list", parents=[connection], help="list the jobs")
     status = commands.add_parser(
-        "status", parents=[connection],
-        help="show a job: vertices, subtasks, restarts, checkpoints, failure cause")
+        "status", parents=[connection, metrics_endpoint],
+        help="show a job: vertices, subtasks, restarts, checkpoints, source lag, failure cause")
     status.add_argument("job_id", metavar="JOB_ID")
+    job_metrics = commands.add_parser(
+        "metrics", parents=[connection, metrics_endpoint],
+        help="a job's live figures per vertex: rates, backpressure, watermark and source lag, "
+             "last checkpoint")
+    job_metrics.add_argument("job_id", metavar="JOB_ID")
+    job_metrics.add_argument("--watch", nargs="?", const=2.0, type=_positive_float,
+                             metavar="SECONDS",
+                             help="redraw in place every SECONDS (default 2) until Ctrl-C")
     cancel = commands.add_parser("cancel", parents=[connection], help="cancel a job")
     cancel.add_argument("job_id", metavar="JOB_ID")
     savepoint = commands.add_parser(
@@ -166,6 +180,8 @@ def _dispatch(args: list[str], out: IO[str], err: IO[str]) -> int:
                                       options.detached, tuple(job_args), _restore(options),
                                       tls_ca),
                            out, err)
+    if options.command in ("status", "metrics"):
+        options.metrics = metrics.resolve_metrics_address(options.metrics, address, os.environ)
     with JobManagerClient(address, token, tls_root_certificates=tls_ca) as rpc:
         return _run_command(rpc, options, out)
 
@@ -175,7 +191,10 @@ def _run_command(rpc: JobManagerClient, options: argparse.Namespace, out: IO[str
     if command == "list":
         return jobs.list_jobs(rpc, out, time.time())
     if command == "status":
-        return jobs.describe_job(rpc, options.job_id, out, time.time())
+        return jobs.describe_job(rpc, options.job_id, out, time.time(),
+                                 _source_lag(options.metrics, options.job_id))
+    if command == "metrics":
+        return metrics.show_metrics(rpc, options.metrics, options.job_id, out, options.watch)
     if command == "cancel":
         return jobs.cancel_job(rpc, options.job_id, out)
     if command == "savepoint":
@@ -183,6 +202,14 @@ def _run_command(rpc: JobManagerClient, options: argparse.Namespace, out: IO[str
     if command == "stop":
         return savepoints.stop_job(rpc, options.job_id, options.savepoint_path, out)
     return savepoints.list_checkpoints(rpc, options.job_id, out)
+
+
+def _source_lag(metrics_address: str, job_id: str) -> metrics.SourceLag | None:
+    """The job's source lag for ``weir status``; None without one or without metrics."""
+    try:
+        return metrics.source_lag(metrics.fetch_samples(metrics_address, timeout_s=2), job_id)
+    except WeirError:
+        return None
 
 
 def _restore(options: argparse.Namespace) -> SavepointRestoreSettings:
@@ -217,6 +244,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
 
 

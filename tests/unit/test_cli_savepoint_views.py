@@ -91,6 +91,8 @@ def test_status_shows_restarts_and_checkpoints() -> None:
         "Checkpoints:        5 completed, 1 failed, 1 in progress",
         "Latest checkpoint:  6 file:///c/j1/chk-6",
         "Restored from:      4 file:///s/savepoint-j1-ab",
+        "Last checkpoint:    -",
+        "Source lag:         -",
     ]
     fresh = job_details_text(pb.JobDetails(job_id="j2", state=pb.RUNNING), now=0)
     assert "Last restart cause: -" in fresh and "Latest checkpoint:  -" in fresh
