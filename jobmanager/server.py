@@ -1,5 +1,5 @@
 """gRPC servicers: thin adapters from ``weir.v1.JobManager`` and the internal service to the
-Dispatcher, plus the bearer-token check."""
+Dispatcher, the bearer-token check, and ``grpc.health.v1.Health`` for probes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from weir.jobmanager.dispatcher import Dispatcher, JobSubmissionError, UnknownJobError
 from weir.jobmanager.job_status import cancel_refusal
@@ -15,7 +16,15 @@ from weir.proto import jobmanager_pb2 as pb
 from weir.proto import jobmanager_pb2_grpc as pb_grpc
 from weir.rpc.auth import AUTHORIZATION_KEY, channel_options
 
-__all__ = ["JobManagerInternalServicer", "JobManagerServicer", "TokenInterceptor", "create_server"]
+__all__ = ["HEALTH_CHECK_METHOD", "JOBMANAGER_SERVICE", "JobManagerHealth",
+           "JobManagerInternalServicer", "JobManagerServicer", "TokenInterceptor",
+           "create_server"]
+
+# The service name a readiness probe asks about (the overall server, "", is what liveness asks).
+JOBMANAGER_SERVICE = "weir.v1.JobManager"
+# The one method callers may use without the token: Kubernetes' gRPC probes send no metadata,
+# and the answer (SERVING or not) tells nothing about jobs. Watch (a stream) still needs it.
+HEALTH_CHECK_METHOD = "/grpc.health.v1.Health/Check"
 
 
 class TokenInterceptor(grpc.aio.ServerInterceptor):
@@ -38,6 +47,8 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
     async def intercept_service(
             self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
             handler_call_details: grpc.HandlerCallDetails) -> Any:
+        if handler_call_details.method == HEALTH_CHECK_METHOD:
+            return await continuation(handler_call_details)
         for key, value in handler_call_details.invocation_metadata or ():
             if key == AUTHORIZATION_KEY and hmac.compare_digest(
                     value.encode() if isinstance(value, str) else value, self._expected):
@@ -136,12 +147,39 @@ class JobManagerInternalServicer(pb_grpc.JobManagerInternalServicer):
         return pb.Ack()
 
 
+class JobManagerHealth:
+    """What ``grpc.health.v1.Health`` answers, as Kubernetes' probes ask it.
+
+    The overall server (service ``""``, liveness) is SERVING from the start; the JobManager
+    service (``weir.v1.JobManager``, readiness) is NOT_SERVING until ``serving()`` — once
+    its TaskManagers run and its jobs are recovered — and again after ``stopping()``.
+    Touched only on the server's event loop.
+    """
+
+    def __init__(self) -> None:
+        self.servicer = health.aio.HealthServicer()  # the overall server starts SERVING
+
+    async def starting(self) -> None:
+        """The JobManager service NOT_SERVING (call before the server starts)."""
+        await self.servicer.set(JOBMANAGER_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    async def serving(self) -> None:
+        await self.servicer.set(JOBMANAGER_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stopping(self) -> None:
+        """Every service NOT_SERVING from now on (graceful shutdown)."""
+        await self.servicer.enter_graceful_shutdown()
+
+
 def create_server(dispatcher: Dispatcher, token: str | None,
-                  max_message_bytes: int) -> grpc.aio.Server:
+                  max_message_bytes: int,
+                  health_service: JobManagerHealth | None = None) -> grpc.aio.Server:
     interceptors = [TokenInterceptor(token)] if token else []
     server = grpc.aio.server(interceptors=interceptors,
                              options=channel_options(max_message_bytes))
     pb_grpc.add_JobManagerServicer_to_server(JobManagerServicer(dispatcher), server)
     pb_grpc.add_JobManagerInternalServicer_to_server(JobManagerInternalServicer(dispatcher),
                                                      server)
+    if health_service is not None:
+        health_pb2_grpc.add_HealthServicer_to_server(health_service.servicer, server)
     return server
