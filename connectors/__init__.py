@@ -9,8 +9,10 @@ from weir.datastream.connectors.datagen import (
 from weir.datastream.connectors.file_system import (
     BucketAssigner,
     FileSink,
+    FileSource,
     OutputFileConfig,
     RollingPolicy,
+    StreamFormat,
 )
 from weir.datastream.connectors.number_seq import NumberSequenceSource
 
@@ -18,6 +20,7 @@ __all__ = [
     "BucketAssigner",
     "DataGeneratorSource",
     "FileSink",
+    "FileSource",
     "GeneratorFunction",
     "NumberSequenceSource",
     "OutputFileConfig",
@@ -27,4 +30,5 @@ __all__ = [
     "SinkWriter",
     "Source",
     "SourceReader",
+    "StreamFormat",
 ]

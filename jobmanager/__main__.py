@@ -25,6 +25,7 @@ from weir.jobmanager.resource_manager import (
     taskmanager_ray_resources,
 )
 from weir.jobmanager.runner import JobManager, JobManagerConfig
+from weir.metrics.prometheus import PrometheusReporterOptions, parse_port_range
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES
 from weir.rpc.credentials import ServerTls, resolve_token
 
@@ -65,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="largest gRPC message in bytes (default 64 MiB)")
     parser.add_argument("--advertised-host", default=None,
                         help="host TaskManagers and clients use to reach this JobManager")
+    parser.add_argument("--metrics-port", metavar="PORT[-PORT]", default=None,
+                        help="port (or range: the first free one) of this JobManager's "
+                             "Prometheus endpoint (default: metrics.reporter.prom.port, "
+                             "9249-9259; bound to metrics.reporter.prom.host, 127.0.0.1)")
     parser.add_argument("--taskmanager-bind-host", default="127.0.0.1",
                         help="address TaskManagers bind their data port to")
     parser.add_argument("-D", dest="dynamic_properties", action="append", default=[],
@@ -108,6 +113,10 @@ async def _serve(config: JobManagerConfig) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await jobmanager.start()
+    metrics = jobmanager.metrics
+    if metrics is not None and metrics.port:
+        print(f"Metrics at http://{metrics.options.host}:{metrics.port}/metrics "
+              f"(Prometheus http_sd: /targets)", flush=True)
     notes = [note for note, on in (("token required", config.token), ("TLS", config.tls)) if on]
     print(f"JobManager listening on {config.host}:{jobmanager.port} with {config.taskmanagers} "
           f"TaskManagers x {config.slots} slots" + (f" ({', '.join(notes)})" if notes else ""),
@@ -127,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         taskmanager_ray_resources(configuration)  # validated here for a clear error
         taskmanager_memory(configuration)
         InternalSslOptions.from_configuration(configuration)
+        PrometheusReporterOptions.from_configuration(configuration)
+        if args.metrics_port is not None:
+            parse_port_range(args.metrics_port, "--metrics-port")
         token, tls = _security(args, configuration)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -142,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                               max_message_bytes=args.max_message_size,
                               advertised_host=args.advertised_host,
                               taskmanager_bind_host=args.taskmanager_bind_host,
-                              configuration=configuration)
+                              configuration=configuration, metrics_port=args.metrics_port)
     ray.init(address=args.ray_address, namespace=RAY_NAMESPACE, include_dashboard=False,
              logging_level=logging.WARNING)
     print(f"Ray cluster at {ray.get_runtime_context().gcs_address}", flush=True)

@@ -22,10 +22,12 @@ from weir.graph.deployment import TaskManagerInfo
 from weir.jobmanager.checkpoint_store import JobCheckpointStore
 from weir.jobmanager.job_master import JobMaster, RestorePoint
 from weir.jobmanager.job_store import JobRecord, JobStore
+from weir.jobmanager.metrics import JobManagerMetrics
 from weir.jobmanager.resource_manager import RayResourceManager
 from weir.jobmanager.restart_strategy import restart_strategy_from_configuration
 from weir.jobmanager.scheduler import NotEnoughSlotsError, SlotAssignment, assign_slots
 from weir.jobmanager.state_assignment import StateAssignmentError, assign_restored_state
+from weir.metrics.latency import latency_interval_ms
 from weir.proto import jobmanager_pb2 as pb
 
 __all__ = ["Dispatcher", "JobSubmissionError", "UnknownJobError"]
@@ -49,8 +51,10 @@ class Dispatcher:
     """
 
     def __init__(self, resources: RayResourceManager,
-                 configuration: Mapping[str, str] | None = None) -> None:
+                 configuration: Mapping[str, str] | None = None,
+                 metrics: JobManagerMetrics | None = None) -> None:
         self._resources = resources
+        self._metrics = metrics
         self.configuration = dict(configuration or {})
         self.handles = resources.handles
         self.jobs: dict[str, JobMaster] = {}
@@ -87,6 +91,10 @@ class Dispatcher:
                 await asyncio.sleep(0.1)
         assign_slots(graph, self._free_slots())  # raises with the reason
 
+    @property
+    def running_jobs(self) -> int:
+        return sum(1 for master in self.jobs.values() if master.state == pb.RUNNING)
+
     def kill_taskmanager(self, name: str) -> None:
         self._resources.kill(name)
 
@@ -101,6 +109,7 @@ class Dispatcher:
             settings = checkpoint_settings(configuration)
             restart_strategy = restart_strategy_from_configuration(configuration)
             cancellation = TaskCancellation.from_configuration(configuration)
+            latency_interval_ms(configuration)
         except ConfigError as error:
             raise JobSubmissionError(str(error)) from None
         initial_restore = None
@@ -118,6 +127,8 @@ class Dispatcher:
                            first_attempt=first_attempt, on_attempt=self._attempt_started,
                            cancellation=cancellation)
         self.jobs[job_id] = master
+        if self._metrics is not None:
+            self._metrics.job_started(master)
         self._requests[job_id] = pb.SubmitJobRequest(
             job_graph=graph, savepoint_path=savepoint_path,
             allow_non_restored_state=allow_non_restored_state)
@@ -139,6 +150,8 @@ class Dispatcher:
     def _job_ended(self, master: JobMaster) -> None:
         log.info("job %s ended %s", master.job_id, pb.JobState.Name(master.state))
         self._requests.pop(master.job_id, None)
+        if self._metrics is not None:
+            self._metrics.job_ended(master.job_id)
         if self._job_store is not None:
             self._spawn(self._job_store.remove(master.job_id))
 

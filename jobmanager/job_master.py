@@ -111,6 +111,7 @@ class JobMaster:
         self.assignment: SlotAssignment = {}
         self.restored_id = 0
         self.restored_path = ""
+        self.restore_timestamp_ms = -1  # when the job last restored state (-1: never)
         self._resources = resources
         self._store = store
         self._restart_strategy = restart_strategy
@@ -168,6 +169,7 @@ class JobMaster:
             return {}
         self.restored_id = point.metadata.checkpoint_id
         self.restored_path = point.directory
+        self.restore_timestamp_ms = int(self._wall_clock() * 1000)
         self.coordinator.next_id = max(self.coordinator.next_id, self.restored_id + 1)
         return assign_restored_state(self.graph, point.metadata, point.directory,
                                      point.allow_non_restored_state)
@@ -323,7 +325,11 @@ class JobMaster:
             self.coordinator.acknowledge((ack.task.vertex_id, ack.task.subtask),
                                          ack.checkpoint_id,
                                          ack.state if ack.HasField("state") else None,
-                                         list(ack.operators_with_state))
+                                         list(ack.operators_with_state),
+                                         list(ack.shared_state))
+        else:  # an earlier attempt's checkpoint was aborted: drop what it uploaded
+            self.coordinator.shared_state_acknowledged(ack.checkpoint_id,
+                                                       list(ack.shared_state))
 
     def decline_checkpoint(self, decline: pb.DeclineCheckpoint) -> None:
         if decline.task.attempt == self.attempt:

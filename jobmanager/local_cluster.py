@@ -28,15 +28,21 @@ __all__ = ["LocalCluster", "LocalExecutor", "LocalExecutorFactory"]
 
 NUMBER_TASKMANAGER = "local.number-taskmanager"
 NUMBER_SLOTS = "taskmanager.numberOfTaskSlots"
+METRICS_REPORTER = "metrics.reporter.prom."
 
 
 class LocalCluster:
     """Ray plus a JobManager on its own thread and event loop."""
 
-    def __init__(self, taskmanagers: int, slots: int) -> None:
+    def __init__(self, taskmanagers: int, slots: int,
+                 metrics_configuration: dict[str, str] | None = None) -> None:
+        """``metrics_configuration``: the job's ``metrics.reporter.prom.*`` keys; with none,
+        the embedded cluster serves no metrics (``make demo`` opens no port)."""
         self.token = secrets.token_urlsafe(24)
+        metrics = metrics_configuration or {}
         self._config = JobManagerConfig(port=0, token=self.token, taskmanagers=taskmanagers,
-                                        slots=slots)
+                                        slots=slots, configuration=metrics,
+                                        metrics_enabled_by_default=bool(metrics))
         self._owns_ray = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="weir-jobmanager",
@@ -47,6 +53,16 @@ class LocalCluster:
     def address(self) -> str:
         assert self._jobmanager is not None
         return self._jobmanager.address
+
+    @property
+    def config(self) -> JobManagerConfig:
+        return self._config
+
+    @property
+    def metrics_port(self) -> int:
+        """The JobManager's metrics port (0: metrics are off)."""
+        assert self._jobmanager is not None
+        return self._jobmanager.metrics.port if self._jobmanager.metrics else 0
 
     def start(self) -> LocalCluster:
         if not ray.is_initialized():
@@ -78,7 +94,9 @@ class LocalExecutor:
         taskmanagers = self._configuration.get_integer(NUMBER_TASKMANAGER, 2)
         slots = self._configuration.get_integer(
             NUMBER_SLOTS, max(1, math.ceil(required_slots(job_graph) / taskmanagers)))
-        cluster = LocalCluster(taskmanagers, slots).start()
+        metrics = {key: value for key, value in self._configuration.to_dict().items()
+                   if key.startswith(METRICS_REPORTER)}
+        cluster = LocalCluster(taskmanagers, slots, metrics).start()
         try:
             rpc = JobManagerClient(cluster.address, cluster.token)
             job_id = submit_job(rpc, job_graph)

@@ -75,8 +75,7 @@ class TaskManagerSpec:
     slots: int
     jobmanager_address: str
     token: str | None
-    bind_host: str = "127.0.0.1"
-    advertised_host: str | None = None
+    bind_host: str = "127.0.0.1"  # of the data ports; a wildcard advertises the node's IP
     num_cpus: float = 0
     resources: dict[str, float] = field(default_factory=dict)  # custom Ray resources
     memory: int | None = None  # bytes reserved per TaskManager (Ray's memory resource)
@@ -85,6 +84,8 @@ class TaskManagerSpec:
     # PEM certificates TaskManagers trust when they call the JobManager's gRPC port over
     # TLS (None: plain gRPC).
     jobmanager_tls_ca: bytes | None = None
+    # The ``metrics.reporter.prom.*`` keys each TaskManager serves its metrics with.
+    metrics_configuration: dict[str, str] = field(default_factory=dict)
 
 
 def _actor_class() -> Any:
@@ -126,8 +127,9 @@ class RayResourceManager:
             name=name, namespace=RAY_NAMESPACE, num_cpus=spec.num_cpus, memory=spec.memory,
             resources=dict(spec.resources), max_concurrency=1000, scheduling_strategy="SPREAD",
         ).remote(name, spec.jobmanager_address, spec.token, spec.slots, spec.bind_host,
-                 spec.advertised_host, cluster_secret=spec.cluster_secret,
-                 internal_ssl=spec.internal_ssl, jobmanager_tls_ca=spec.jobmanager_tls_ca)
+                 cluster_secret=spec.cluster_secret,
+                 internal_ssl=spec.internal_ssl, jobmanager_tls_ca=spec.jobmanager_tls_ca,
+                 metrics_configuration=spec.metrics_configuration)
         info: TaskManagerInfo = await handle.start.remote()
         self.handles[name] = handle
         self.infos[name] = info

@@ -10,13 +10,14 @@ import grpc
 
 from weir.config.internal_ssl import InternalSslOptions
 from weir.jobmanager.dispatcher import Dispatcher
+from weir.jobmanager.metrics import JobManagerMetrics
 from weir.jobmanager.resource_manager import (
     RayResourceManager,
     TaskManagerSpec,
     taskmanager_memory,
     taskmanager_ray_resources,
 )
-from weir.jobmanager.server import create_server
+from weir.jobmanager.server import JobManagerHealth, create_server
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES
 from weir.rpc.credentials import ServerTls
 
@@ -39,6 +40,11 @@ class JobManagerConfig:
     configuration: dict[str, str] = field(default_factory=dict)
     # TLS on the gRPC port (clients and TaskManagers alike); None: plain gRPC.
     tls: ServerTls | None = None
+    # The JobManager's metrics port or range (``--metrics-port``), over
+    # ``metrics.reporter.prom.port``; and whether metrics are served unless
+    # ``metrics.reporter.prom.enabled`` says otherwise (off for the embedded cluster).
+    metrics_port: str | None = None
+    metrics_enabled_by_default: bool = True
 
 
 class JobManager:
@@ -49,6 +55,8 @@ class JobManager:
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._resources: RayResourceManager | None = None
+        self.metrics: JobManagerMetrics | None = None
+        self._health = JobManagerHealth()
 
     @property
     def address(self) -> str:
@@ -60,9 +68,14 @@ class JobManager:
     async def start(self) -> None:
         config = self.config
         internal_ssl = InternalSslOptions.from_configuration(config.configuration)
-        self._resources = RayResourceManager()
-        dispatcher = Dispatcher(self._resources, config.configuration)
-        self._server = create_server(dispatcher, config.token, config.max_message_bytes)
+        resources = self._resources = RayResourceManager()
+        self.metrics = JobManagerMetrics(config.configuration, config.metrics_enabled_by_default,
+                                         config.metrics_port, config.advertised_host,
+                                         lambda: resources.infos)
+        dispatcher = Dispatcher(self._resources, config.configuration, self.metrics)
+        await self._health.starting()
+        self._server = create_server(dispatcher, config.token, config.max_message_bytes,
+                                     self._health)
         bind = f"{config.host}:{config.port}"
         try:
             self.port = (self._server.add_secure_port(bind, config.tls.server_credentials())
@@ -70,23 +83,28 @@ class JobManager:
         except RuntimeError as error:
             raise OSError(f"cannot listen on {config.host}:{config.port}: {error}") from None
         await self._server.start()
-        remote_taskmanagers = config.taskmanager_bind_host != "127.0.0.1"
+        metrics_port = self.metrics.start(lambda: dispatcher.running_jobs)
+        if metrics_port:
+            log.info("metrics at http://%s:%s/metrics", self.metrics.options.host, metrics_port)
         await self._resources.start(
             TaskManagerSpec(config.taskmanagers, config.slots, self.address, config.token,
                             bind_host=config.taskmanager_bind_host,
-                            advertised_host=config.advertised_host if remote_taskmanagers
-                            else None,
                             resources=taskmanager_ray_resources(config.configuration),
                             memory=taskmanager_memory(config.configuration),
                             cluster_secret=secrets.token_bytes(32), internal_ssl=internal_ssl,
                             jobmanager_tls_ca=config.tls.trusted_certificates if config.tls
-                            else None),
+                            else None,
+                            metrics_configuration=self.metrics.taskmanager_configuration),
             dispatcher.taskmanager_lost)
         await dispatcher.recover_jobs()
+        await self._health.serving()
         log.info("JobManager listening on %s:%s", config.host, self.port)
 
     async def stop(self, grace_s: float = 2.0) -> None:
+        await self._health.stopping()
         if self._server is not None:
             await self._server.stop(grace_s)
+        if self.metrics is not None:
+            self.metrics.close()
         if self._resources is not None:
             await self._resources.stop()

@@ -85,7 +85,7 @@ def build_deployments(job_id: str, attempt: int, graph: pb.JobGraph,
                 outputs=_outputs(vertex, subtask, outputs[vertex.id], assignment, taskmanagers),
                 configuration={**configuration, **graph.configuration},
                 operator_ids=tuple(vertex.operator_uids),
-                restore=(restores or {}).get((vertex.id, subtask))))
+                restore=(restores or {}).get((vertex.id, subtask)), job_name=graph.name))
     return deployments
 
 
@@ -110,5 +110,6 @@ def _outputs(vertex: pb.JobVertex, subtask: int,
             targets.append((target, tm.name, tm.data_host, tm.data_port))
         result.append(OutputEdge(consumer.id, edge.input_index, edge.partitioner,
                                  edge.key_selector, consumer.parallelism,
-                                 consumer.max_parallelism, tuple(targets)))
+                                 consumer.max_parallelism, tuple(targets),
+                                 edge.partition_function))
     return tuple(result)

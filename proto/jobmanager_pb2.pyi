@@ -16,6 +16,7 @@ class Partitioner(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HASH: _ClassVar[Partitioner]
     BROADCAST: _ClassVar[Partitioner]
     SHUFFLE: _ClassVar[Partitioner]
+    CUSTOM: _ClassVar[Partitioner]
 
 class JobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -53,6 +54,7 @@ RESCALE: Partitioner
 HASH: Partitioner
 BROADCAST: Partitioner
 SHUFFLE: Partitioner
+CUSTOM: Partitioner
 JOB_STATE_UNSPECIFIED: JobState
 CREATED: JobState
 RUNNING: JobState
@@ -76,16 +78,18 @@ COMPLETED: CheckpointStatus
 CHECKPOINT_FAILED: CheckpointStatus
 
 class JobEdge(_message.Message):
-    __slots__ = ("source_vertex_id", "partitioner", "key_selector", "input_index")
+    __slots__ = ("source_vertex_id", "partitioner", "key_selector", "input_index", "partition_function")
     SOURCE_VERTEX_ID_FIELD_NUMBER: _ClassVar[int]
     PARTITIONER_FIELD_NUMBER: _ClassVar[int]
     KEY_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     INPUT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FUNCTION_FIELD_NUMBER: _ClassVar[int]
     source_vertex_id: str
     partitioner: Partitioner
     key_selector: bytes
     input_index: int
-    def __init__(self, source_vertex_id: _Optional[str] = ..., partitioner: _Optional[_Union[Partitioner, str]] = ..., key_selector: _Optional[bytes] = ..., input_index: _Optional[int] = ...) -> None: ...
+    partition_function: bytes
+    def __init__(self, source_vertex_id: _Optional[str] = ..., partitioner: _Optional[_Union[Partitioner, str]] = ..., key_selector: _Optional[bytes] = ..., input_index: _Optional[int] = ..., partition_function: _Optional[bytes] = ...) -> None: ...
 
 class JobVertex(_message.Message):
     __slots__ = ("id", "name", "parallelism", "max_parallelism", "operator_chain", "inputs", "is_source", "operator_uids")
@@ -381,20 +385,22 @@ class StateHandle(_message.Message):
     def __init__(self, path: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
 
 class AcknowledgeCheckpoint(_message.Message):
-    __slots__ = ("task", "checkpoint_id", "state", "sync_duration_ms", "async_duration_ms", "operators_with_state")
+    __slots__ = ("task", "checkpoint_id", "state", "sync_duration_ms", "async_duration_ms", "operators_with_state", "shared_state")
     TASK_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     SYNC_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     ASYNC_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     OPERATORS_WITH_STATE_FIELD_NUMBER: _ClassVar[int]
+    SHARED_STATE_FIELD_NUMBER: _ClassVar[int]
     task: TaskId
     checkpoint_id: int
     state: StateHandle
     sync_duration_ms: int
     async_duration_ms: int
     operators_with_state: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, task: _Optional[_Union[TaskId, _Mapping]] = ..., checkpoint_id: _Optional[int] = ..., state: _Optional[_Union[StateHandle, _Mapping]] = ..., sync_duration_ms: _Optional[int] = ..., async_duration_ms: _Optional[int] = ..., operators_with_state: _Optional[_Iterable[str]] = ...) -> None: ...
+    shared_state: _containers.RepeatedCompositeFieldContainer[StateHandle]
+    def __init__(self, task: _Optional[_Union[TaskId, _Mapping]] = ..., checkpoint_id: _Optional[int] = ..., state: _Optional[_Union[StateHandle, _Mapping]] = ..., sync_duration_ms: _Optional[int] = ..., async_duration_ms: _Optional[int] = ..., operators_with_state: _Optional[_Iterable[str]] = ..., shared_state: _Optional[_Iterable[_Union[StateHandle, _Mapping]]] = ...) -> None: ...
 
 class DeclineCheckpoint(_message.Message):
     __slots__ = ("task", "checkpoint_id", "reason")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Mapping
 from typing import ClassVar
 
 import ray
@@ -28,6 +29,7 @@ from weir.taskmanager.mailbox import (
     NotifyCheckpointComplete,
     TriggerCheckpoint,
 )
+from weir.taskmanager.metrics import TaskManagerMetrics
 from weir.taskmanager.network.environment import NetworkEnvironment
 from weir.taskmanager.network.events import CheckpointBarrier
 from weir.taskmanager.task import StreamTask
@@ -38,6 +40,14 @@ __all__ = ["TaskManagerActor"]
 log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_S = 1.0
 CONTROL = "control"
+
+
+def _reachable_address(bind_host: str) -> str:
+    """The address peers reach a data port bound to ``bind_host`` on: the host itself, or,
+    for a wildcard bind, this node's address as Ray knows it (a pod's IP in Kubernetes)."""
+    if bind_host in ("0.0.0.0", "::", ""):
+        return str(ray.util.get_node_ip_address())
+    return bind_host
 
 
 class TaskManagerActor:
@@ -51,17 +61,20 @@ class TaskManagerActor:
     CONCURRENCY_GROUPS: ClassVar[dict[str, int]] = {CONTROL: 100}
 
     def __init__(self, name: str, jobmanager_address: str, token: str | None, slots: int,
-                 bind_host: str = "127.0.0.1", advertised_host: str | None = None, *,
+                 bind_host: str = "127.0.0.1", *,
                  cluster_secret: bytes | None = None,
                  internal_ssl: InternalSslOptions | None = None,
-                 jobmanager_tls_ca: bytes | None = None) -> None:
+                 jobmanager_tls_ca: bytes | None = None,
+                 metrics_configuration: Mapping[str, str] | None = None) -> None:
         self._name = name
+        # ``metrics.reporter.prom.*`` of the cluster: this TaskManager's own endpoint.
+        self._metrics = TaskManagerMetrics(name, metrics_configuration or {})
         self._jobmanager_address = jobmanager_address
         self._token = token
         self._jobmanager_tls_ca = jobmanager_tls_ca  # PEM; None: the JobManager is plain gRPC
         self._slots = slots
         self._bind_host = bind_host
-        self._advertised_host = advertised_host or bind_host
+        self._advertised_host = _reachable_address(bind_host)
         self._tasks: TaskTable | None = None
         # Per job: its cancellation options. Written on the event loop at deployment, read
         # by the control thread (a dict lookup is atomic).
@@ -76,20 +89,24 @@ class TaskManagerActor:
     async def start(self) -> TaskManagerInfo:
         """Open the data port and start heartbeats; returns where peers reach this TaskManager."""
         self._loop = asyncio.get_running_loop()
-        port = await self._network.start()
+        await self._network.start()
         self._gateway = JobManagerGateway(self._jobmanager_address, self._token,
                                           tls_root_certificates=self._jobmanager_tls_ca)
         self._tasks = TaskTable(self._gateway)
         self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeats())
-        return TaskManagerInfo(self._name, self._advertised_host, port, self._slots)
+        self._metrics.start()
+        return await self.info()
 
     async def ping(self) -> int:
         return os.getpid()
 
     async def info(self) -> TaskManagerInfo:
-        """Where peers reach this TaskManager's data port (as ``start`` returned)."""
+        """Where peers reach this TaskManager's data port and Prometheus its metrics."""
+        metrics_host = self._metrics.options.host
+        if metrics_host in ("0.0.0.0", "::"):
+            metrics_host = self._advertised_host
         return TaskManagerInfo(self._name, self._advertised_host, self._network.port,
-                               self._slots)
+                               self._slots, metrics_host, self._metrics.port)
 
     async def wait_for_death(self) -> None:
         """Never returns: the JobManager awaits it to learn when this actor dies."""
@@ -99,7 +116,8 @@ class TaskManagerActor:
         assert self._gateway is not None and self._tasks is not None, "start() first"
         self._cancellation[deployment.job_id] = TaskCancellation.from_configuration(
             deployment.configuration)
-        self._tasks.start(StreamTask(deployment, self._network, self._gateway, self._name))
+        self._tasks.start(StreamTask(deployment, self._network, self._gateway, self._name,
+                                     metric_group=self._metrics.group))
 
     async def list_tasks(self) -> list[DeployedTask]:
         """Every task this TaskManager holds now (a stopped task is gone), for tests and
@@ -108,11 +126,14 @@ class TaskManagerActor:
 
     async def trigger_checkpoint(self, job_id: str, attempt: int,
                                  tasks: list[tuple[str, int]], checkpoint_id: int,
-                                 timestamp_ms: int, target_uri: str) -> None:
+                                 timestamp_ms: int, target_uri: str, shared_uri: str = "",
+                                 base_checkpoint_id: int = 0) -> None:
         """Checkpoint ``checkpoint_id`` starts at these subtasks (sources, or subtasks
-        whose input ended)."""
+        whose input ended); ``shared_uri`` and ``base_checkpoint_id`` as in
+        ``CheckpointBarrier``."""
         assert self._tasks is not None, "start() first"
-        trigger = TriggerCheckpoint(CheckpointBarrier(checkpoint_id, timestamp_ms, target_uri))
+        trigger = TriggerCheckpoint(CheckpointBarrier(checkpoint_id, timestamp_ms, target_uri,
+                                                      shared_uri, base_checkpoint_id))
         for vertex_id, subtask in tasks:
             task = self._tasks.get((job_id, attempt, vertex_id, subtask))
             if task is not None:
@@ -154,6 +175,7 @@ class TaskManagerActor:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
         await self._network.close()
+        self._metrics.close()
         if self._gateway is not None:
             await self._gateway.close()
 

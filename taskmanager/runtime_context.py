@@ -16,6 +16,7 @@ from weir.datastream.state import (
     ValueState,
     ValueStateDescriptor,
 )
+from weir.metrics import MetricGroup
 from weir.taskmanager.operators.base import OperatorContext
 from weir.taskmanager.state.backend import KeyedStateBackend
 
@@ -44,6 +45,9 @@ class StreamingRuntimeContext(RuntimeContext):
 
     def get_job_parameter(self, key: str, default_value: str) -> str:
         return self._context.configuration.get(key, default_value)
+
+    def get_metrics_group(self) -> MetricGroup:
+        return self._context.metric_group
 
     def _state(self, kind: str, descriptor: StateDescriptor):  # type: ignore[no-untyped-def]
         if self._backend is None:

@@ -8,8 +8,10 @@ loop, in order:
    channels, open the operators;
 2. run: a source task polls its reader; other tasks poll their input gate;
    due processing-time timers fire between batches; partly filled buffers go
-   out when the buffer timeout passes;
-3. end of input: operators emit what end of input fires, the sink finishes,
+   out when the buffer timeout passes; what async operators completed goes out
+   when they signal it, and while one is at capacity the task takes no input;
+3. end of input: operators emit what end of input fires, async operators finish
+   their requests, the sink finishes,
    buffers are flushed and EndOfPartition goes out on every channel;
 4. with checkpointing on: report the end of input and wait until the job's
    final checkpoint completed (two-phase-commit sinks commit on it);
@@ -34,16 +36,24 @@ from weir.checkpoint import CheckpointingMode, checkpoint_settings
 from weir.connector import SourceReader, SplitAwareSourceReader
 from weir.graph.deployment import ChannelKey, TaskDeployment
 from weir.graph.operators import OperatorSpec, SourceSpec
+from weir.metrics import MetricGroup
+from weir.metrics.latency import latency_interval_ms
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager import mailbox
 from weir.taskmanager.checkpointing.barrier_handler import BarrierHandler, BarrierOutcome
 from weir.taskmanager.checkpointing.subtask_checkpointer import SubtaskCheckpointer
 from weir.taskmanager.failures import describe_failure
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, TaskOutputReporter
-from weir.taskmanager.network.environment import NetworkEnvironment
+from weir.taskmanager.metrics import TaskIOMetrics, operator_group
+from weir.taskmanager.network.environment import (
+    DEFAULT_INITIAL_CREDITS,
+    NetworkEnvironment,
+    OutputChannel,
+)
 from weir.taskmanager.network.events import (
     END_OF_PARTITION,
     CheckpointBarrier,
+    LatencyMarker,
     Watermark,
     WatermarkStatus,
 )
@@ -75,8 +85,11 @@ class StreamTask:
 
     def __init__(self, deployment: TaskDeployment, network: NetworkEnvironment,
                  gateway: JobManagerGateway, local_taskmanager: str,
-                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+                 clock_ms: Callable[[], int] = wall_clock_ms,
+                 metric_group: MetricGroup | None = None) -> None:
         self.deployment = deployment
+        # Under the TaskManager's group (None: unregistered, e.g. in unit tests).
+        self.metrics = TaskIOMetrics(metric_group or MetricGroup.unregistered(), deployment)
         self._code_loaded = False  # the job's functions and restored state are unpickled
         self._network = network
         self._gateway = gateway
@@ -87,19 +100,26 @@ class StreamTask:
         self._buffer_timeout_s = max(timeout_ms, 0) / 1000.0
         self._buffer_records = int(config.get(BUFFER_RECORDS, "1000"))
         self._source_batch = int(config.get(SOURCE_BATCH, "1000"))
+        self._latency_interval_s = latency_interval_ms(config) / 1000.0
+        self._marker_due = False  # a source's latency marker is due
+        self._marker_handle: asyncio.TimerHandle | None = None
         self._wakeup = asyncio.Event()
         self._gate: InputGate | None = None
         self._input_keys: list[ChannelKey] = []
+        self._channel_inputs: list[int] = []  # the job edge (input index) of each channel
         self._output_keys: list[ChannelKey] = []
         self._writers: list[RecordWriter] = []
+        self._output_channels: list[OutputChannel] = []
         self._timer_handle: asyncio.TimerHandle | None = None
         self._timer_due = False
+        self._async_output = False  # an async operator has output to take
         self._last_flush = time.monotonic()
         self._reader: SourceReader[Any] | None = None
         self._split_watermarks: TimestampsAndWatermarksOperator | None = None
         self._chain = OperatorChain([])
         self._event_time = TaskEventTime(self._chain, 0)
         self._sink_records = 0
+        self._source_records = 0  # what the source reader returned
         self.records_in = 0
         self.state = pb.TASK_DEPLOYING
         settings = checkpoint_settings(config)  # as the JobManager read them
@@ -113,6 +133,31 @@ class StreamTask:
     @property
     def records_out(self) -> int:
         return sum(w.records_out for w in self._writers) or self._sink_records
+
+    # What the metrics read (``TaskView``), on the reporter's thread.
+
+    @property
+    def input_watermark(self) -> int:
+        return self._event_time.input_watermark
+
+    @property
+    def output_watermark(self) -> int:
+        return self._event_time.output_watermark
+
+    @property
+    def in_pool_usage(self) -> float:
+        """The share of the input channels' credits whose buffers wait to be polled."""
+        gate = self._gate
+        return gate.queued / (gate.channel_count * DEFAULT_INITIAL_CREDITS) if gate else 0.0
+
+    @property
+    def out_pool_usage(self) -> float:
+        """The share of the output channels' credits spent (1.0: no channel may send)."""
+        channels = self._output_channels
+        if not channels:
+            return 0.0
+        free = sum(min(c.credit.available, DEFAULT_INITIAL_CREDITS) for c in channels)
+        return 1.0 - free / (len(channels) * DEFAULT_INITIAL_CREDITS)
 
     # ------------------------------------------------------------------ driver
 
@@ -156,7 +201,10 @@ class StreamTask:
         self._code_loaded = True
         operator_ids = list(d.operator_ids) or None
         if isinstance(specs[0], SourceSpec):
+            specs[0].source.configure(d.configuration)
             self._reader = specs[0].source.create_reader(d.subtask_index, d.parallelism)
+            self._register_source_metrics(specs[0].name, operator_ids[0] if operator_ids
+                                          else "source")
             if restored.source is not None:
                 self._reader.restore_position(restored.source)
             specs, operator_ids = with_source_watermarks(
@@ -173,8 +221,18 @@ class StreamTask:
             task_name=d.vertex_name, subtask_index=d.subtask_index, parallelism=d.parallelism,
             max_parallelism=d.max_parallelism, attempt=d.attempt, configuration=d.configuration,
             clock_ms=self._clock_ms, request_timer_wakeup=self._request_timer_wakeup,
-            reporter=TaskOutputReporter(self._gateway, d), checkpointing=self._checkpointing))
+            reporter=TaskOutputReporter(self._gateway, d), checkpointing=self._checkpointing,
+            notify_async_output=self._on_async_output, metric_group=self.metrics.group))
+        self.metrics.register(self)
+        if self._reader is not None and self._latency_interval_s > 0:
+            self._on_marker_due()
         await self._chain.recover()
+
+    def _register_source_metrics(self, name: str, operator_id: str) -> None:
+        reader = self._reader
+        assert reader is not None
+        self.metrics.register_source(operator_group(self.metrics.group, name, operator_id),
+                                     lambda: self._source_records, reader.metrics)
 
     def _register_inputs(self) -> None:
         d = self.deployment
@@ -186,6 +244,7 @@ class StreamTask:
         for index, (edge, producer) in enumerate(channels):
             key = d.channel_key(edge, producer)
             self._input_keys.append(key)
+            self._channel_inputs.append(edge.input_index)
             self._network.register_input(key, self._gate, index)
 
     async def _open_outputs(self) -> None:
@@ -198,17 +257,22 @@ class StreamTask:
                 self._output_keys.append(key)
                 channels.append(await self._network.open_output(
                     key, host, port, local=taskmanager == self._local_taskmanager))
+            self._output_channels.extend(channels)
             selector = cloudpickle.loads(edge.key_selector) if edge.key_selector else None
             self._writers.append(RecordWriter(
                 channels, edge.partitioner, self._buffer_records, selector,
                 edge.max_parallelism, [c[0] for c in edge.consumers],
                 output_selector(self._chain.side_output_routes,
-                                (edge.consumer_vertex_id, edge.input_index))))
+                                (edge.consumer_vertex_id, edge.input_index)),
+                cloudpickle.loads(edge.partition_function) if edge.partition_function else None))
 
     def _tear_down(self, failure: str) -> str:
         """Close operators and release channels; returns the failure, or the close failure."""
+        self.metrics.close()
         if self._timer_handle is not None:
             self._timer_handle.cancel()
+        if self._marker_handle is not None:
+            self._marker_handle.cancel()
         self._network.unregister_inputs(self._input_keys)
         self._network.release_outputs(self._output_keys)
         try:
@@ -232,12 +296,20 @@ class StreamTask:
             if self._control:
                 await self._process_control()
             await self._fire_due_timers()
+            if await self._async_backpressure():
+                continue
+            polled_at = time.monotonic()
             batch = await reader.poll_batch(batch_size)
             if batch is None:
                 return
             if batch:
+                self._source_records += len(batch)
                 await self._emit(self._chain.process(batch))
+            else:  # the reader waited for records
+                self.metrics.idle_ms += (time.monotonic() - polled_at) * 1000.0
             await self._maybe_flush()
+            if self._marker_due:
+                await self._emit_latency_marker()
             await asyncio.sleep(0)  # let the other tasks of this TaskManager run
 
     async def _run_split_source(self, reader: SplitAwareSourceReader[Any],
@@ -250,25 +322,36 @@ class StreamTask:
             if self._control:
                 await self._process_control()
             await self._fire_due_timers()
+            if await self._async_backpressure():
+                continue
+            polled_at = time.monotonic()
             batches = await reader.poll_split_batches(batch_size)
             if batches is None:
                 return
+            if not batches:  # the reader waited for records
+                self.metrics.idle_ms += (time.monotonic() - polled_at) * 1000.0
             for split_id, records in batches:
                 if records:
+                    self._source_records += len(records)
                     watermarks.set_current_split(split_id)
                     await self._emit(chain.process(records))
             watermarks.set_splits(reader.assigned_splits())
             await self._maybe_flush()
+            if self._marker_due:
+                await self._emit_latency_marker()
             await asyncio.sleep(0)  # let the other tasks of this TaskManager run
 
     async def _run_inputs(self) -> None:
         gate = self._gate
         assert gate is not None
-        chain = self._chain
+        process_input = self._chain.process_input
+        channel_inputs = self._channel_inputs
         while not gate.finished:
             if self._control:
                 await self._process_control()
             await self._fire_due_timers()
+            if await self._async_backpressure():
+                continue
             polled = gate.poll()
             if polled is None:
                 await self._idle()
@@ -276,7 +359,7 @@ class StreamTask:
             channel, item = polled
             if type(item) is list or type(item) is TimestampedBatch:
                 self.records_in += len(item)
-                await self._emit(chain.process(item))
+                await self._emit(process_input(channel_inputs[channel], item))
                 await self._maybe_flush()
                 await asyncio.sleep(0)  # let heartbeats, the network and other tasks run
             elif type(item) is CheckpointBarrier:
@@ -287,25 +370,38 @@ class StreamTask:
                 await self._emit_event_time(self._event_time.on_watermark(channel, item))
             elif type(item) is WatermarkStatus:
                 await self._emit_event_time(self._event_time.on_status(channel, item))
+            elif type(item) is LatencyMarker:
+                await self._on_latency_marker(item)
 
     async def _idle(self) -> None:
         """Wait for input or a timer; flush partly filled buffers when the timeout passes.
         (Not ``wait_for``: on 3.11 it drops a cancel that comes with the wake-up.)"""
         self._wakeup.clear()
+        if self._async_output:  # signalled while the task was busy: take it first
+            return
         remaining = self._buffer_timeout_s - (time.monotonic() - self._last_flush)
         if remaining <= 0:
             await self._flush()
-            await self._wakeup.wait()
+            await self._wait_idle()
             return
         try:
             async with asyncio.timeout(remaining):
-                await self._wakeup.wait()
+                await self._wait_idle()
         except TimeoutError:
             await self._flush()
+
+    async def _wait_idle(self) -> None:
+        """Wait for a wake-up, counting the time as idle (``idleTimeMsPerSecond``)."""
+        started = time.monotonic()
+        try:
+            await self._wakeup.wait()
+        finally:
+            self.metrics.idle_ms += (time.monotonic() - started) * 1000.0
 
     async def _end_input(self) -> None:
         await self._emit_event_time(self._event_time.end_of_input())
         await self._emit(self._chain.end_input())
+        await self._drain_async()
         if self._chain.sink is not None:
             await self._chain.sink.finish()
         for writer in self._writers:
@@ -381,12 +477,24 @@ class StreamTask:
         sink = self._chain.sink
         if sink is not None:
             self._sink_records += len(records)
+            sink.num_records_in += len(records)
             await sink.write(records)
             return
         for writer in self._writers:
             writer.emit(records)
             if writer.has_ready:
-                await writer.send_ready()
+                await self._send_ready(writer)
+
+    async def _send_ready(self, writer: RecordWriter) -> None:
+        """Send full buffers; time waiting for credit is back-pressured time."""
+        metrics = self.metrics
+        started = time.monotonic()
+        metrics.back_pressured = True
+        try:
+            await writer.send_ready()
+        finally:
+            metrics.back_pressured = False
+            metrics.back_pressured_ms += (time.monotonic() - started) * 1000.0
 
     async def _emit_event_time(self, out: EventTimeOutput) -> None:
         """Records fired by timers, then watermarks and statuses in band on every channel."""
@@ -394,6 +502,40 @@ class StreamTask:
         for event in out.events:
             for writer in self._writers:
                 await writer.broadcast_event(event)
+
+    # ---------------------------------------------------------------- async I/O
+
+    def _on_async_output(self) -> None:
+        self._async_output = True
+        self._wakeup.set()
+
+    async def _emit_async_output(self) -> None:
+        """Send what async operators completed, each watermark after the records before it."""
+        self._async_output = False
+        while True:
+            records, watermark = self._chain.take_async_output()
+            if not records and watermark is None:
+                return
+            await self._emit_event_time(self._event_time.on_async_output(records, watermark))
+
+    async def _async_backpressure(self) -> bool:
+        """Send what async operators completed; while one is at capacity, wait (for a
+        completion, a control message or the buffer timeout) and return True: the caller
+        takes no input then."""
+        if self._async_output:
+            await self._emit_async_output()
+        if not self._chain.input_blocked:
+            return False
+        await self._idle()
+        return True
+
+    async def _drain_async(self) -> None:
+        """End of input: wait until the async operators emitted everything they hold."""
+        while self._chain.has_pending_async:
+            if self._control:
+                await self._process_control()
+            await self._idle()
+            await self._emit_async_output()
 
     async def _maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self._buffer_timeout_s:
@@ -405,6 +547,30 @@ class StreamTask:
             await writer.flush()
         if self._chain.sink is not None:
             await self._chain.sink.flush()
+
+    # ---------------------------------------------------------- latency markers
+
+    def _on_marker_due(self) -> None:
+        """Every ``metrics.latency.interval``: the source loop sends a marker next."""
+        self._marker_due = True
+        self._marker_handle = asyncio.get_running_loop().call_later(
+            self._latency_interval_s, self._on_marker_due)
+
+    async def _emit_latency_marker(self) -> None:
+        self._marker_due = False
+        d = self.deployment
+        marker = LatencyMarker(self._clock_ms(), d.operator_ids[0] if d.operator_ids
+                               else d.vertex_id, d.subtask_index)
+        await self._on_latency_marker(marker, record=False)
+
+    async def _on_latency_marker(self, marker: LatencyMarker, record: bool = True) -> None:
+        """Record the marker's delay at this task's operators and pass it on, behind the
+        records before it (Flink sends it to one random channel; here every channel)."""
+        if record:
+            self.metrics.report_latency(marker.source_id, marker.marked_time_ms,
+                                        self._chain.operator_ids, self._clock_ms())
+        for writer in self._writers:
+            await writer.broadcast_event(marker)
 
     # ------------------------------------------------------------------ timers
 

@@ -104,7 +104,8 @@ class TaskEventTime:
     """The event time of one task; the task feeds it and sends what it returns.
 
     Callbacks: ``on_watermark``/``on_status`` for events from input channels,
-    ``on_periodic`` at every processing-time wakeup, ``end_of_input`` once.
+    ``on_periodic`` at every processing-time wakeup, ``on_async_output`` when async
+    operators released output, ``end_of_input`` once.
     """
 
     def __init__(self, chain: WatermarkChain, channel_count: int) -> None:
@@ -113,6 +114,16 @@ class TaskEventTime:
         self._input_watermark = MIN_LONG_VALUE
         self._sent_watermark = MIN_LONG_VALUE
         self._sent_idle = False
+
+    @property
+    def input_watermark(self) -> int:
+        """The task's input watermark (the minimum over its active channels)."""
+        return self._input_watermark
+
+    @property
+    def output_watermark(self) -> int:
+        """The last watermark the task sent."""
+        return self._sent_watermark
 
     def on_watermark(self, channel: int, watermark: Watermark) -> EventTimeOutput:
         return self._apply(self._valve.input_watermark(channel, watermark.timestamp))
@@ -129,6 +140,14 @@ class TaskEventTime:
             self._send_watermark(watermark, out)
         if idle is not None:
             self._send_status(idle, out)
+        return out
+
+    def on_async_output(self, records: list[Any], watermark: int | None) -> EventTimeOutput:
+        """An async operator released ``records`` and then ``watermark`` (the watermark
+        that left the chain after them; None: none)."""
+        out = EventTimeOutput(records)
+        if watermark is not None:
+            self._send_watermark(watermark, out)
         return out
 
     def end_of_input(self) -> EventTimeOutput:

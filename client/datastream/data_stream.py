@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from weir.common.typeinfo import TypeInformation
 from weir.common.watermark_strategy import WatermarkStrategy
@@ -14,6 +14,7 @@ from weir.datastream.functions import (
     Function,
     KeyedProcessFunction,
     KeySelector,
+    Partitioner,
     ProcessFunction,
     SinkFunction,
     function_call,
@@ -44,6 +45,14 @@ from weir.proto import jobmanager_pb2 as pb
 
 if TYPE_CHECKING:
     from weir.common.job_client import CloseableIterator
+    from weir.datastream.connected_streams import (
+        BroadcastConnectedStream,
+        BroadcastStream,
+        ConnectedStreams,
+    )
+    from weir.datastream.interval_join import IntervalJoin
+    from weir.datastream.join import CoGroupedStreams, JoinedStreams
+    from weir.datastream.state import MapStateDescriptor
     from weir.datastream.stream_execution_environment import StreamExecutionEnvironment
 
 __all__ = ["DataStream", "DataStreamSink", "KeyedStream"]
@@ -167,11 +176,76 @@ class DataStream:
     def rescale(self) -> DataStream:
         return self._partitioned(pb.RESCALE)
 
-    def broadcast(self) -> DataStream:
-        return self._partitioned(pb.BROADCAST)
+    @overload
+    def broadcast(self) -> DataStream: ...
+
+    @overload
+    def broadcast(self, broadcast_state_descriptor: MapStateDescriptor,
+                  *other_broadcast_state_descriptors: MapStateDescriptor) -> BroadcastStream: ...
+
+    def broadcast(self, broadcast_state_descriptor: MapStateDescriptor | None = None,
+                  *other_broadcast_state_descriptors: MapStateDescriptor
+                  ) -> DataStream | BroadcastStream:
+        """Every record to every downstream subtask; with MapStateDescriptors, a
+        ``BroadcastStream`` whose records update that broadcast state (see ``connect``)."""
+        if broadcast_state_descriptor is None:
+            return self._partitioned(pb.BROADCAST)
+        from weir.datastream.connected_streams import BroadcastStream
+        return BroadcastStream(self, [broadcast_state_descriptor,
+                                      *other_broadcast_state_descriptors])
+
+    @overload
+    def connect(self, ds: BroadcastStream) -> BroadcastConnectedStream: ...
+
+    @overload
+    def connect(self, ds: DataStream) -> ConnectedStreams: ...
+
+    def connect(self, ds: DataStream | BroadcastStream
+                ) -> ConnectedStreams | BroadcastConnectedStream:
+        """This stream and ``ds`` processed by one operator: ``ConnectedStreams``, or with a
+        ``BroadcastStream`` a ``BroadcastConnectedStream``."""
+        from weir.datastream.connected_streams import (
+            BroadcastConnectedStream,
+            BroadcastStream,
+            ConnectedStreams,
+        )
+        if isinstance(ds, BroadcastStream):
+            return BroadcastConnectedStream(self, ds, ds.broadcast_state_descriptors)
+        if not isinstance(ds, DataStream):
+            raise TypeError(f"connect() takes a DataStream or a BroadcastStream, got "
+                            f"{type(ds).__name__}")
+        return ConnectedStreams(self, ds)
+
+    def join(self, other_stream: DataStream) -> JoinedStreams:
+        """A window join with ``other_stream`` (Java Flink's; see ``weir.datastream.join``):
+        ``.where(key_selector1).equal_to(key_selector2).window(assigner).apply(function)``."""
+        from weir.datastream.join import JoinedStreams
+        return JoinedStreams(self, other_stream)
+
+    def co_group(self, other_stream: DataStream) -> CoGroupedStreams:
+        """A window co-group with ``other_stream`` (Java Flink's), built as ``join``."""
+        from weir.datastream.join import CoGroupedStreams
+        return CoGroupedStreams(self, other_stream)
+
+    def interval_join(self, other_stream: KeyedStream) -> IntervalJoin:
+        """Interval joins are on keyed streams (``KeyedStream.interval_join``)."""
+        raise TypeError("interval_join() joins two keyed streams: call key_by() on both "
+                        "streams first")
 
     def forward(self) -> DataStream:
         return self._partitioned(pb.FORWARD)
+
+    def partition_custom(self, partitioner: Callable[[Any, int], int] | Partitioner,
+                         key_selector: Callable[[Any], Any] | KeySelector) -> DataStream:
+        """Each record to the downstream subtask ``partitioner`` picks for its key:
+        ``partition(key, num_partitions)``, an int in ``[0, num_partitions)``."""
+        _check_function(partitioner, "partition")
+        _check_function(key_selector, "get_key")
+        partition = function_call(partitioner, "partition")
+        selector = function_call(key_selector, "get_key")
+        return DataStream(self._env, [replace(i, partitioner=pb.CUSTOM, key_selector=selector,
+                                              partition_function=partition)
+                                      for i in self._inputs])
 
     # ----------------------------------------------------- event time, windows
 
@@ -262,6 +336,14 @@ class KeyedStream(DataStream):
             raise TypeError("KeyedStream.process() takes a KeyedProcessFunction")
         return self._stream(KeyedProcessSpec("KeyedProcess", "", self._key_selector, func))
 
+    def interval_join(self, other_stream: KeyedStream) -> IntervalJoin:
+        """An interval join with ``other_stream`` (Java Flink's; see
+        ``weir.datastream.interval_join``): ``.between(lower_bound, upper_bound)
+        .process(ProcessJoinFunction)`` joins each element at ``t`` with the other stream's
+        elements of the same key at ``t + lower_bound`` to ``t + upper_bound``."""
+        from weir.datastream.interval_join import IntervalJoin
+        return IntervalJoin(self, other_stream)
+
     def window(self, window_assigner: WindowAssigner) -> WindowedStream:
         """Windows of each key; evaluate them with reduce, aggregate, apply or process."""
         return WindowedStream(self, window_assigner)
@@ -326,3 +408,13 @@ def _check_function(func: Any, method: str) -> None:
     if not callable(func):
         raise TypeError(f"expected a function or a Function object with {method}(), "
                         f"got {type(func).__name__}")
+
+
+def __getattr__(name: str) -> Any:
+    """``ConnectedStreams``, ``BroadcastStream`` and ``BroadcastConnectedStream`` live in
+    ``weir.datastream.connected_streams`` (they import this module); PyFlink jobs import
+    them from here."""
+    if name in ("BroadcastConnectedStream", "BroadcastStream", "ConnectedStreams"):
+        from weir.datastream import connected_streams
+        return getattr(connected_streams, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,28 +17,48 @@ if TYPE_CHECKING:
     from weir.datastream.state import (
         AggregatingState,
         AggregatingStateDescriptor,
+        BroadcastState,
         ListState,
         ListStateDescriptor,
         MapState,
         MapStateDescriptor,
+        ReadOnlyBroadcastState,
         ReducingState,
         ReducingStateDescriptor,
+        State,
+        StateDescriptor,
         ValueState,
         ValueStateDescriptor,
     )
     from weir.datastream.window import Window
+    from weir.metrics import MetricGroup
 
 __all__ = [
     "AggregateFunction",
     "AllWindowFunction",
+    "AsyncFunction",
+    "AsyncRetryPredicate",
+    "AsyncRetryStrategy",
+    "BaseBroadcastProcessFunction",
+    "BroadcastProcessFunction",
+    "CoFlatMapFunction",
+    "CoGroupFunction",
+    "CoMapFunction",
+    "CoProcessFunction",
     "FilterFunction",
+    "FlatJoinFunction",
     "FlatMapFunction",
     "Function",
+    "JoinFunction",
     "KeySelector",
+    "KeyedBroadcastProcessFunction",
+    "KeyedCoProcessFunction",
     "KeyedProcessFunction",
     "MapFunction",
+    "Partitioner",
     "ProcessAllWindowFunction",
     "ProcessFunction",
+    "ProcessJoinFunction",
     "ProcessWindowFunction",
     "ReduceFunction",
     "RuntimeContext",
@@ -49,7 +69,10 @@ __all__ = [
 ]
 
 IN = TypeVar("IN")
+IN1 = TypeVar("IN1")
+IN2 = TypeVar("IN2")
 OUT = TypeVar("OUT")
+KEY = TypeVar("KEY")
 ACC = TypeVar("ACC")
 
 
@@ -73,6 +96,12 @@ class RuntimeContext(abc.ABC):
 
     @abc.abstractmethod
     def get_job_parameter(self, key: str, default_value: str) -> str: ...
+
+    @abc.abstractmethod
+    def get_metrics_group(self) -> MetricGroup:
+        """The metric group of the operator running this function (PyFlink's): its
+        ``counter``, ``gauge``, ``meter`` and ``distribution`` are exported with the
+        operator's metrics."""
 
     @abc.abstractmethod
     def get_state(self, state_descriptor: ValueStateDescriptor) -> ValueState: ...
@@ -222,6 +251,174 @@ class KeyedProcessFunction(Function, Generic[IN, OUT]):
         return None
 
 
+class CoMapFunction(Function, Generic[IN1, IN2, OUT]):
+    """Maps the records of two connected streams: ``map1`` for the first, ``map2`` for the
+    second; both feed one output stream."""
+
+    @abc.abstractmethod
+    def map1(self, value: IN1) -> OUT: ...
+
+    @abc.abstractmethod
+    def map2(self, value: IN2) -> OUT: ...
+
+
+class CoFlatMapFunction(Function, Generic[IN1, IN2, OUT]):
+    """``CoMapFunction`` with any number of outputs per record."""
+
+    @abc.abstractmethod
+    def flat_map1(self, value: IN1) -> Iterable[OUT] | None: ...
+
+    @abc.abstractmethod
+    def flat_map2(self, value: IN2) -> Iterable[OUT] | None: ...
+
+
+class CoProcessFunction(Function, Generic[IN1, IN2, OUT]):
+    """Processes the records of two connected streams; ``process_element1`` and
+    ``process_element2`` yield the outputs."""
+
+    class Context(abc.ABC):
+        @abc.abstractmethod
+        def timestamp(self) -> int | None: ...
+
+        @abc.abstractmethod
+        def timer_service(self) -> TimerService: ...
+
+        @abc.abstractmethod
+        def output(self, output_tag: OutputTag, value: Any) -> None:
+            """Emit ``value`` to the side output ``output_tag``."""
+
+    @abc.abstractmethod
+    def process_element1(self, value: IN1,
+                         ctx: CoProcessFunction.Context) -> Iterable[OUT] | None: ...
+
+    @abc.abstractmethod
+    def process_element2(self, value: IN2,
+                         ctx: CoProcessFunction.Context) -> Iterable[OUT] | None: ...
+
+
+class KeyedCoProcessFunction(Function, Generic[KEY, IN1, IN2, OUT]):
+    """Processes two connected keyed streams: both inputs share the keyed state and timers
+    of the current key."""
+
+    class Context(abc.ABC):
+        @abc.abstractmethod
+        def get_current_key(self) -> Any: ...
+
+        @abc.abstractmethod
+        def timestamp(self) -> int | None: ...
+
+        @abc.abstractmethod
+        def timer_service(self) -> TimerService: ...
+
+        @abc.abstractmethod
+        def output(self, output_tag: OutputTag, value: Any) -> None:
+            """Emit ``value`` to the side output ``output_tag``."""
+
+    class OnTimerContext(Context):
+        @abc.abstractmethod
+        def time_domain(self) -> TimeDomain: ...
+
+    @abc.abstractmethod
+    def process_element1(self, value: IN1,
+                         ctx: KeyedCoProcessFunction.Context) -> Iterable[OUT] | None: ...
+
+    @abc.abstractmethod
+    def process_element2(self, value: IN2,
+                         ctx: KeyedCoProcessFunction.Context) -> Iterable[OUT] | None: ...
+
+    def on_timer(self, timestamp: int,
+                 ctx: KeyedCoProcessFunction.OnTimerContext) -> Iterable[OUT] | None:
+        return None
+
+
+class BaseBroadcastProcessFunction(Function):
+    """Base of the functions of a stream connected with a ``BroadcastStream``.
+
+    ``process_broadcast_element`` sees every record of the broadcast stream on every
+    subtask and may change the broadcast state (``Context``); ``process_element`` sees the
+    other stream's records and may only read it (``ReadOnlyContext``). Every subtask must
+    change the broadcast state in the same way, so that the copies stay identical.
+    """
+
+    class BaseContext(abc.ABC):
+        @abc.abstractmethod
+        def timestamp(self) -> int | None: ...
+
+        @abc.abstractmethod
+        def current_processing_time(self) -> int: ...
+
+        @abc.abstractmethod
+        def current_watermark(self) -> int: ...
+
+        @abc.abstractmethod
+        def output(self, output_tag: OutputTag, value: Any) -> None:
+            """Emit ``value`` to the side output ``output_tag``."""
+
+    class Context(BaseContext):
+        @abc.abstractmethod
+        def get_broadcast_state(self, state_descriptor: MapStateDescriptor) -> BroadcastState:
+            ...
+
+    class ReadOnlyContext(BaseContext):
+        @abc.abstractmethod
+        def get_broadcast_state(self, state_descriptor: MapStateDescriptor
+                                ) -> ReadOnlyBroadcastState: ...
+
+
+class BroadcastProcessFunction(BaseBroadcastProcessFunction, Generic[IN1, IN2, OUT]):
+    """For a non-keyed stream connected with a ``BroadcastStream``."""
+
+    class Context(BaseBroadcastProcessFunction.Context, abc.ABC):
+        pass
+
+    class ReadOnlyContext(BaseBroadcastProcessFunction.ReadOnlyContext, abc.ABC):
+        pass
+
+    @abc.abstractmethod
+    def process_element(self, value: IN1, ctx: BroadcastProcessFunction.ReadOnlyContext
+                        ) -> Iterable[OUT] | None: ...
+
+    @abc.abstractmethod
+    def process_broadcast_element(self, value: IN2, ctx: BroadcastProcessFunction.Context
+                                  ) -> Iterable[OUT] | None: ...
+
+
+class KeyedBroadcastProcessFunction(BaseBroadcastProcessFunction, Generic[KEY, IN1, IN2, OUT]):
+    """For a keyed stream connected with a ``BroadcastStream``: ``process_element`` also has
+    keyed state and timers; ``process_broadcast_element`` reaches every key's state with
+    ``ctx.apply_to_keyed_state``."""
+
+    class Context(BaseBroadcastProcessFunction.Context, abc.ABC):
+        @abc.abstractmethod
+        def apply_to_keyed_state(self, state_descriptor: StateDescriptor,
+                                 function: Callable[[Any, State], None]) -> None:
+            """Call ``function(key, state)`` for every key of this subtask that has state
+            ``state_descriptor``."""
+
+    class ReadOnlyContext(BaseBroadcastProcessFunction.ReadOnlyContext, abc.ABC):
+        @abc.abstractmethod
+        def timer_service(self) -> TimerService: ...
+
+        @abc.abstractmethod
+        def get_current_key(self) -> Any: ...
+
+    class OnTimerContext(ReadOnlyContext, abc.ABC):
+        @abc.abstractmethod
+        def time_domain(self) -> TimeDomain: ...
+
+    @abc.abstractmethod
+    def process_element(self, value: IN1, ctx: KeyedBroadcastProcessFunction.ReadOnlyContext
+                        ) -> Iterable[OUT] | None: ...
+
+    @abc.abstractmethod
+    def process_broadcast_element(self, value: IN2, ctx: KeyedBroadcastProcessFunction.Context
+                                  ) -> Iterable[OUT] | None: ...
+
+    def on_timer(self, timestamp: int, ctx: KeyedBroadcastProcessFunction.OnTimerContext
+                 ) -> Iterable[OUT] | None:
+        return None
+
+
 class WindowFunction(Function, Generic[IN, OUT]):
     """Evaluates a window of a keyed stream: ``apply`` gets the key, the window and its
     elements (or the single pre-aggregated value) and yields the outputs."""
@@ -296,6 +493,130 @@ class SinkFunction(Function, Generic[IN]):
     @abc.abstractmethod
     def invoke(self, value: IN, context: Any) -> None: ...
 
+
+class Partitioner(Function):
+    """Picks the partition (downstream subtask) of a key, for ``partition_custom``."""
+
+    @abc.abstractmethod
+    def partition(self, key: Any, num_partitions: int) -> int:
+        """The partition of ``key``: an int in ``[0, num_partitions)``."""
+
+
+class AsyncFunction(Function, Generic[IN, OUT]):
+    """Async I/O (``AsyncDataStream.ordered_wait`` / ``unordered_wait``): ``async_invoke``
+    runs as a coroutine on the TaskManager's event loop, many requests at a time; it must
+    await its I/O, never block."""
+
+    @abc.abstractmethod
+    async def async_invoke(self, value: IN) -> list[OUT]:
+        """The results of ``value``; raise to fail the job (or to retry, as the retry
+        strategy's exception predicate says)."""
+
+    def timeout(self, value: IN) -> list[OUT]:
+        """The results of ``value`` when ``async_invoke`` did not finish within the timeout;
+        by default the job fails."""
+        raise TimeoutError(f"Async function call has timed out for input: {value}")
+
+
+class AsyncRetryPredicate(abc.ABC, Generic[OUT]):
+    """When an async request is retried: on a result, on an exception (None: never)."""
+
+    @abc.abstractmethod
+    def result_predicate(self) -> Callable[[list[OUT]], bool] | None: ...
+
+    @abc.abstractmethod
+    def exception_predicate(self) -> Callable[[Exception], bool] | None: ...
+
+
+class AsyncRetryStrategy(abc.ABC, Generic[OUT]):
+    """How often and after which delay an async request is retried. Attempts count from 1:
+    after attempt n the request is retried when ``can_retry(n)`` and the predicate says so,
+    after ``get_backoff_time_millis(n)``."""
+
+    @abc.abstractmethod
+    def can_retry(self, current_attempts: int) -> bool: ...
+
+    @abc.abstractmethod
+    def get_backoff_time_millis(self, current_attempts: int) -> int: ...
+
+    @abc.abstractmethod
+    def get_retry_predicate(self) -> AsyncRetryPredicate[OUT]: ...
+
+    @staticmethod
+    def no_restart() -> AsyncRetryStrategy[Any]:
+        from weir.datastream import async_retry_strategies
+        return async_retry_strategies.NO_RETRY_STRATEGY
+
+    @staticmethod
+    def fixed_delay(max_attempts: int, backoff_time_millis: int,
+                    result_predicate: Callable[[list[OUT]], bool] | None,
+                    exception_predicate: Callable[[Exception], bool] | None
+                    ) -> AsyncRetryStrategy[OUT]:
+        from weir.datastream.async_retry_strategies import FixedDelayRetryStrategy
+        return FixedDelayRetryStrategy(max_attempts, backoff_time_millis, result_predicate,
+                                       exception_predicate)
+
+    @staticmethod
+    def exponential_backoff(max_attempts: int, initial_delay: int, max_retry_delay: int,
+                            multiplier: float,
+                            result_predicate: Callable[[list[OUT]], bool] | None,
+                            exception_predicate: Callable[[Exception], bool] | None
+                            ) -> AsyncRetryStrategy[OUT]:
+        from weir.datastream.async_retry_strategies import ExponentialBackoffDelayRetryStrategy
+        return ExponentialBackoffDelayRetryStrategy(max_attempts, initial_delay,
+                                                    max_retry_delay, multiplier,
+                                                    result_predicate, exception_predicate)
+
+
+class JoinFunction(Function, Generic[IN1, IN2, OUT]):
+    """Joins a pair of a window join (``ds1.join(ds2)...apply``): ``join`` returns the one
+    result of each pair of elements with equal keys in the same window."""
+
+    @abc.abstractmethod
+    def join(self, first: IN1, second: IN2) -> OUT: ...
+
+
+class FlatJoinFunction(Function, Generic[IN1, IN2, OUT]):
+    """``JoinFunction`` with any number of results per pair: ``join`` yields them."""
+
+    @abc.abstractmethod
+    def join(self, first: IN1, second: IN2) -> Iterable[OUT] | None: ...
+
+
+class CoGroupFunction(Function, Generic[IN1, IN2, OUT]):
+    """Evaluates a window of a co-group (``ds1.co_group(ds2)...apply``): ``co_group`` gets
+    the elements of both inputs with one key in one window (either may be empty) and yields
+    the results."""
+
+    @abc.abstractmethod
+    def co_group(self, first: Iterable[IN1], second: Iterable[IN2]) -> Iterable[OUT] | None: ...
+
+
+class ProcessJoinFunction(Function, Generic[IN1, IN2, OUT]):
+    """Processes each joined pair of an interval join (``KeyedStream.interval_join``);
+    ``process_element`` yields the results, which carry the pair's timestamp (the larger of
+    the two elements')."""
+
+    class Context(abc.ABC):
+        @abc.abstractmethod
+        def get_left_timestamp(self) -> int:
+            """The timestamp of the left element of the pair."""
+
+        @abc.abstractmethod
+        def get_right_timestamp(self) -> int:
+            """The timestamp of the right element of the pair."""
+
+        @abc.abstractmethod
+        def get_timestamp(self) -> int:
+            """The timestamp of the pair: the larger of its elements'."""
+
+        @abc.abstractmethod
+        def output(self, output_tag: OutputTag, value: Any) -> None:
+            """Emit ``value`` to the side output ``output_tag``."""
+
+    @abc.abstractmethod
+    def process_element(self, left: IN1, right: IN2,
+                        ctx: ProcessJoinFunction.Context) -> Iterable[OUT] | None: ...
 
 def function_call(function: Any, method: str) -> Callable[..., Any]:
     """The callable to run for ``function``: its ``method`` if it is a Function

@@ -17,12 +17,14 @@ from weir.common.typeinfo import TypeInformation
 __all__ = [
     "AggregatingState",
     "AggregatingStateDescriptor",
+    "BroadcastState",
     "CleanupStrategies",
     "IncrementalCleanupStrategy",
     "ListState",
     "ListStateDescriptor",
     "MapState",
     "MapStateDescriptor",
+    "ReadOnlyBroadcastState",
     "ReducingState",
     "ReducingStateDescriptor",
     "RocksdbCompactFilterCleanupStrategy",
@@ -113,6 +115,60 @@ class MapState(State, Generic[K, V]):
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.keys())
+
+
+class ReadOnlyBroadcastState(State, Generic[K, V]):
+    """Broadcast state as ``process_element`` sees it: the same map on every subtask, which
+    only ``process_broadcast_element`` may change (so that every copy stays identical)."""
+
+    @abc.abstractmethod
+    def get(self, key: K) -> V | None: ...
+
+    @abc.abstractmethod
+    def contains(self, key: K) -> bool: ...
+
+    @abc.abstractmethod
+    def items(self) -> Iterable[tuple[K, V]]: ...
+
+    @abc.abstractmethod
+    def keys(self) -> Iterable[K]: ...
+
+    @abc.abstractmethod
+    def values(self) -> Iterable[V]: ...
+
+    @abc.abstractmethod
+    def is_empty(self) -> bool: ...
+
+    def __getitem__(self, key: K) -> V:
+        value = self.get(key)
+        if value is None and not self.contains(key):
+            raise KeyError(key)
+        return value  # type: ignore[return-value]
+
+    def __contains__(self, key: object) -> bool:
+        return self.contains(key)  # type: ignore[arg-type]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.keys())
+
+
+class BroadcastState(ReadOnlyBroadcastState[K, V]):
+    """Broadcast state as ``process_broadcast_element`` sees it: readable and writable."""
+
+    @abc.abstractmethod
+    def put(self, key: K, value: V) -> None: ...
+
+    @abc.abstractmethod
+    def put_all(self, dict_value: dict[K, V]) -> None: ...
+
+    @abc.abstractmethod
+    def remove(self, key: K) -> None: ...
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self.put(key, value)
+
+    def __delitem__(self, key: K) -> None:
+        self.remove(key)
 
 
 class ReducingState(State, Generic[T]):

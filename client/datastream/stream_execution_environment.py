@@ -6,6 +6,7 @@ import pickle
 from collections.abc import Iterable
 from typing import Any
 
+from weir.checkpoint.settings import CHECKPOINTING_INTERVAL
 from weir.common.job_client import CloseableIterator, JobClient, JobExecutionResult
 from weir.common.restart_strategy import (
     RestartStrategyConfiguration,
@@ -18,6 +19,11 @@ from weir.config import Configuration
 from weir.connector import Source, SourceReader
 from weir.datastream.checkpoint_config import CheckpointConfig, CheckpointingMode
 from weir.datastream.data_stream import DataStream
+from weir.datastream.execution_mode import (
+    RUNTIME_MODE,
+    RuntimeExecutionMode,
+    resolve_runtime_mode,
+)
 from weir.datastream.state_backend import (
     INCREMENTAL,
     ROCKSDB_LOCALDIR,
@@ -92,6 +98,17 @@ class StreamExecutionEnvironment:
 
     def get_buffer_timeout(self) -> int:
         return self._config.get_integer(BUFFER_TIMEOUT, DEFAULT_BUFFER_TIMEOUT_MS)
+
+    def set_runtime_mode(self, execution_mode: RuntimeExecutionMode,
+                         ) -> StreamExecutionEnvironment:
+        """STREAMING (default), BATCH or AUTOMATIC (``execution.runtime-mode``): in BATCH
+        every source must be bounded, keyed ``reduce`` emits only each key's final value and
+        no checkpoints are taken."""
+        if not isinstance(execution_mode, RuntimeExecutionMode):
+            raise TypeError("set_runtime_mode() takes a RuntimeExecutionMode, got "
+                            f"{type(execution_mode).__name__}")
+        self._config.set_string(RUNTIME_MODE, execution_mode.name)
+        return self
 
     # --------------------------------------------------- checkpoints, restarts
 
@@ -199,12 +216,29 @@ class StreamExecutionEnvironment:
 
     def _submit(self, job_name: str, collect: bool) -> JobClient:
         graph = build_job_graph(self._transformations, job_name, self.get_parallelism(),
-                                self.get_max_parallelism(), self._config.to_dict())
+                                self.get_max_parallelism(), self._job_configuration())
         self._transformations = []
         self._uids = {}
         return executor_for(self._config).execute(graph, collect=collect)
 
     # ------------------------------------------------------------ internals
+
+    def _job_configuration(self) -> dict[str, str]:
+        """The configuration the job runs with: its runtime mode resolved to STREAMING or
+        BATCH (the operators read it), and in BATCH no periodic checkpoints, as in Flink.
+
+        Raises:
+            InvalidJobError: BATCH with an unbounded source.
+        """
+        config = self._config.to_dict()
+        mode = resolve_runtime_mode(
+            RuntimeExecutionMode.from_string(config.get(RUNTIME_MODE, "STREAMING")),
+            [t.spec.source.is_bounded() for t in self._transformations
+             if isinstance(t.spec, SourceSpec)])
+        config[RUNTIME_MODE] = mode.name
+        if mode is RuntimeExecutionMode.BATCH:
+            config.pop(CHECKPOINTING_INTERVAL, None)
+        return config
 
     def _add_transformation(self, spec: OperatorSpec, inputs: list[StreamInput],
                             is_sink: bool = False) -> Transformation:

@@ -1,4 +1,5 @@
-"""File system connector (``pyflink.datastream.connectors.file_system``): the ``FileSink``."""
+"""File system connector (``pyflink.datastream.connectors.file_system``): the ``FileSource``
+and the ``FileSink``."""
 
 from weir.datastream.connectors.file_system.buckets import (
     BasePathBucketAssigner,
@@ -13,6 +14,13 @@ from weir.datastream.connectors.file_system.rolling import (
     RollingPolicy,
 )
 from weir.datastream.connectors.file_system.sink import FileSink, OutputFileConfig
+from weir.datastream.connectors.file_system.source import (
+    FileEnumeratorProvider,
+    FileSource,
+    FileSourceBuilder,
+    FileSplitAssignerProvider,
+    StreamFormat,
+)
 
 __all__ = [
     "BasePathBucketAssigner",
@@ -20,9 +28,14 @@ __all__ = [
     "BucketAssignerContext",
     "DateTimeBucketAssigner",
     "DefaultRollingPolicy",
+    "FileEnumeratorProvider",
     "FileSink",
+    "FileSource",
+    "FileSourceBuilder",
+    "FileSplitAssignerProvider",
     "OnCheckpointRollingPolicy",
     "OutputFileConfig",
     "PartFileInfo",
     "RollingPolicy",
+    "StreamFormat",
 ]

@@ -31,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from weir.checkpoint.redistribution import RedistributedState
 from weir.config import Configuration
 from weir.connector import SplitAwareSourceReader
 from weir.datastream.connectors.kafka._config import (
@@ -114,7 +115,7 @@ class KafkaSourceReader(SplitAwareSourceReader[Any]):
         """Take the offsets of ``position`` (one reader's snapshot, or a list of them when
         the source's state is redistributed); the partitions not assigned to this subtask
         are dropped when the reader starts."""
-        positions = position if isinstance(position, list) else [position]
+        positions = position if isinstance(position, RedistributedState) else [position]
         merged: dict[KafkaTopicPartition, tuple[int, int | None]] = {}
         started = False
         for one in positions:

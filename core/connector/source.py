@@ -20,6 +20,7 @@ so that ``env.from_source`` can run one watermark generator per split, as Flink 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 __all__ = ["Source", "SourceReader", "SplitAwareSourceReader"]
@@ -57,6 +58,13 @@ class SourceReader(abc.ABC, Generic[T]):
         call was lost), and checkpoint n+1 may complete without n's: act on it only
         where that is harmless. Does nothing unless overridden.
         """
+
+    def metrics(self) -> Mapping[str, Any]:
+        """Figures for the source's metric group, by Flink's names (``pendingRecords``,
+        ``currentFetchEventTimeLag``, …): each numeric value (or None, for none yet) becomes
+        a gauge, read when the metrics are scraped — on another thread, so this only
+        reads. The keys must be the same at every call."""
+        return {}
 
     def close(self) -> None:
         """Release resources."""
@@ -97,6 +105,11 @@ class Source(abc.ABC, Generic[T]):
 
     @abc.abstractmethod
     def create_reader(self, subtask_index: int, parallelism: int) -> SourceReader[T]: ...
+
+    def configure(self, configuration: Mapping[str, str]) -> None:
+        """Receive the job's configuration (the cluster's, overridden by the job's) before
+        the reader is created; called on each subtask's own copy of the source (e.g. the
+        FileSource takes its ``s3.*`` settings from it)."""
 
     def max_parallelism(self) -> int | None:
         """The most subtasks this source can use; None for no limit."""

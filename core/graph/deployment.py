@@ -36,6 +36,9 @@ class TaskManagerInfo:
     data_host: str
     data_port: int
     slots: int
+    # Where Prometheus scrapes this TaskManager's metrics (port 0: metrics are off).
+    metrics_host: str = ""
+    metrics_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class OutputEdge:
     consumer_parallelism: int
     max_parallelism: int
     consumers: tuple[tuple[int, str, str, int], ...]
+    # CUSTOM edges: cloudpickle of the partition function (key, num_partitions) -> channel.
+    partition_function: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,7 @@ class TaskDeployment:
     # Ids of the chained operators (their uid, else generated): state is matched by them.
     operator_ids: tuple[str, ...] = ()
     restore: TaskRestore | None = None
+    job_name: str = ""  # the job's name, a label of its metrics
 
     def channel_key(self, input_edge: InputEdge, producer_subtask: int) -> ChannelKey:
         return (self.job_id, self.attempt, self.vertex_id, input_edge.input_index,

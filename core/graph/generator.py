@@ -82,8 +82,10 @@ def build_job_graph(transformations: Sequence[Transformation], job_name: str,
                 source_vertex_id=vertex_id_for(upstream_head),
                 partitioner=partitioner,
                 key_selector=(user_code.dumps(edge.key_selector)
-                              if partitioner == pb.HASH else b""),
+                              if partitioner in (pb.HASH, pb.CUSTOM) else b""),
                 input_index=index,
+                partition_function=(user_code.dumps(edge.partition_function)
+                                    if partitioner == pb.CUSTOM else b""),
             )
     return graph
 

@@ -12,9 +12,16 @@ from typing import Any
 from weir.connector import Sink, Source
 
 __all__ = [
+    "AsyncWaitSpec",
+    "BroadcastProcessSpec",
+    "CoFlatMapSpec",
+    "CoMapSpec",
+    "CoProcessSpec",
     "CollectSinkSpec",
     "FilterSpec",
     "FlatMapSpec",
+    "KeyedBroadcastProcessSpec",
+    "KeyedCoProcessSpec",
     "KeyedProcessSpec",
     "KeyedReduceSpec",
     "MapSpec",
@@ -25,6 +32,7 @@ __all__ = [
     "SinkSpec",
     "SourceSpec",
     "TimestampsAndWatermarksSpec",
+    "TwoInputSpec",
     "WindowSpec",
 ]
 
@@ -76,6 +84,71 @@ class KeyedProcessSpec(OperatorSpec):
 class KeyedReduceSpec(OperatorSpec):
     key_selector: Any
     function: Any
+
+
+@dataclass
+class TwoInputSpec(OperatorSpec):
+    """An operator with two inputs (connected streams). Its input edges are the first
+    input's edges, then the second's: edge ``i`` (the ``input_index`` of the job edge)
+    belongs to the first input when ``i < first_input_edges``."""
+
+    first_input_edges: int
+    function: Any
+
+
+@dataclass
+class CoMapSpec(TwoInputSpec):
+    """A CoMapFunction on two non-keyed inputs (on keyed inputs it runs as a
+    ``KeyedCoProcessSpec``, which has keyed state)."""
+
+
+@dataclass
+class CoFlatMapSpec(TwoInputSpec):
+    """A CoFlatMapFunction on two non-keyed inputs (see ``CoMapSpec``)."""
+
+
+@dataclass
+class CoProcessSpec(TwoInputSpec):
+    """A CoProcessFunction on two non-keyed inputs."""
+
+
+@dataclass
+class KeyedCoProcessSpec(TwoInputSpec):
+    """A KeyedCoProcessFunction: both inputs keyed, sharing keyed state and timers."""
+
+    key_selector1: Any
+    key_selector2: Any
+
+
+@dataclass
+class BroadcastProcessSpec(TwoInputSpec):
+    """A BroadcastProcessFunction: the second input is broadcast and writes the broadcast
+    state named by ``broadcast_state_descriptors`` (MapStateDescriptors)."""
+
+    broadcast_state_descriptors: list[Any]
+
+
+@dataclass
+class KeyedBroadcastProcessSpec(BroadcastProcessSpec):
+    """A KeyedBroadcastProcessFunction: the first input keyed by ``key_selector``."""
+
+    key_selector: Any
+
+
+@dataclass
+class AsyncWaitSpec(OperatorSpec):
+    """Async I/O (``AsyncDataStream``): the user's AsyncFunction, at most ``capacity``
+    requests in flight, each ending after ``timeout_ms`` (0: never), retried as
+    ``retry_strategy`` says; results in input order when ``ordered``. ``key_selector``:
+    the input's, when it is a keyed stream (a rescaled restore keeps the records of its
+    own keys)."""
+
+    function: Any
+    timeout_ms: int
+    capacity: int
+    retry_strategy: Any
+    ordered: bool
+    key_selector: Any = None
 
 
 @dataclass

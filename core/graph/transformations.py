@@ -29,6 +29,8 @@ class StreamInput:
     upstream: Transformation
     partitioner: pb.Partitioner | None = None
     key_selector: Any = None
+    # CUSTOM edges: the user's partition(key, num_partitions) -> channel, as a callable.
+    partition_function: Any = None
     # Reads the upstream's side output with this tag id instead of its main output.
     side_output_tag: str | None = None
 

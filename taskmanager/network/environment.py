@@ -44,6 +44,8 @@ DEFAULT_INITIAL_CREDITS = 16
 
 
 class OutputChannel(Protocol):
+    credit: Credit  # what the consumer granted and the channel has not spent
+
     async def send(self, item: Any) -> None: ...
 
 

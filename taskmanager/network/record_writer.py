@@ -34,7 +34,8 @@ class RecordWriter:
     def __init__(self, channels: Sequence[OutputChannel], partitioner: int,
                  buffer_records: int, key_selector: Callable[[Any], Any] | None = None,
                  max_parallelism: int = 128, channel_subtasks: Sequence[int] = (),
-                 select: Callable[[list[Any]], list[Any]] | None = None) -> None:
+                 select: Callable[[list[Any]], list[Any]] | None = None,
+                 partition_function: Callable[[Any, int], int] | None = None) -> None:
         self._channels = list(channels)
         self._select = select
         self._pending: list[list[Any]] = [[] for _ in channels]
@@ -52,6 +53,10 @@ class RecordWriter:
             self._channel_of_group = [position.get(s, s) for s in table]
             self._max_parallelism = max_parallelism
             self._channel_of_key: dict[Any, int] = {}  # see _channel_of_new_key
+        if partitioner == pb.CUSTOM:
+            assert key_selector is not None and partition_function is not None
+            self._key_selector = key_selector
+            self._partition = partition_function
         self._random = random.Random()
         if partitioner == pb.REBALANCE and channels:
             # As Flink: each producer starts at a random channel, so that producers whose
@@ -69,6 +74,7 @@ class RecordWriter:
             pb.SHUFFLE: self._emit_random,
             pb.BROADCAST: self._emit_broadcast,
             pb.HASH: self._emit_hash,
+            pb.CUSTOM: self._emit_custom,
         }
         return emit_of[partitioner]
 
@@ -137,6 +143,17 @@ class RecordWriter:
         for channel, bucket in enumerate(buckets):
             if bucket:
                 self._append(channel, bucket, stamps[channel])
+
+    def _emit_custom(self, records: list[Any], timestamps: list[Any] | None) -> None:
+        n = len(self._channels)
+        key_of = self._key_selector
+        partition = self._partition
+        channels = [partition(key_of(record), n) for record in records]
+        for channel in channels:
+            if type(channel) is not int or not 0 <= channel < n:
+                raise ValueError(f"Partitioner.partition() returned {channel!r}; it must return "
+                                 f"an int in [0, {n}) (num_partitions is {n})")
+        self._append_buckets(channels, records, timestamps)
 
     def _channel_of_new_key(self, key: Any) -> int:
         """Hot keys skip the stable hash: the key -> channel cache (dict lookups use Python's

@@ -20,14 +20,17 @@ event time reached ``w``; the chain passes ``w`` on after the operator returned.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from weir.graph.operators import OperatorSpec
+from weir.metrics import MetricGroup
+from weir.taskmanager.metrics import operator_group
 from weir.taskmanager.state.backend import KeyedStateBackend
 from weir.taskmanager.state.factory import create_keyed_state_backend
 
-__all__ = ["OperatorContext", "OutputReporter", "SinkOperator", "StreamOperator"]
+__all__ = ["AsyncOutputOperator", "OperatorContext", "OutputReporter", "SinkOperator",
+           "StreamOperator"]
 
 
 class OutputReporter(Protocol):
@@ -56,6 +59,14 @@ class OperatorContext:
     # checkpoint completion (the final checkpoint at the end of a bounded job),
     # otherwise at the end of input.
     checkpointing: bool = False
+    # Called by an async operator when it has outputs (or a failure) for the task to take.
+    notify_async_output: Callable[[], None] = field(default=lambda: None)
+    # The task's metric group; ``for_operator`` gives each operator its own subgroup.
+    metric_group: MetricGroup = field(default_factory=MetricGroup.unregistered)
+
+    def for_operator(self, name: str, operator_id: str) -> OperatorContext:
+        """This context with the metric group of one operator of the chain."""
+        return replace(self, metric_group=operator_group(self.metric_group, name, operator_id))
 
     def keyed_state_backend(self) -> KeyedStateBackend:
         """A new keyed state backend for one keyed operator, as ``state.backend`` says,
@@ -67,6 +78,11 @@ class OperatorContext:
 
 class StreamOperator:
     """A synchronous operator: records in, records out, one batch at a time."""
+
+    # Records into and out of ``process_batch``, counted by the chain once per batch
+    # (a sink's input by the task); read by the metrics reporter.
+    num_records_in = 0
+    num_records_out = 0
 
     def __init__(self, spec: OperatorSpec) -> None:
         self.spec = spec
@@ -140,3 +156,29 @@ class SinkOperator(StreamOperator):
     async def finish(self) -> None:
         """Every input ended: write out everything (before ``close``)."""
         await self.flush()
+
+
+class AsyncOutputOperator(StreamOperator):
+    """An operator whose outputs complete later, on the task's event loop (async I/O).
+
+    ``process_batch`` and ``process_watermark`` only queue: watermarks stop at this
+    operator and leave behind the outputs of the records before them. The task calls
+    ``take_completed`` (until it returns nothing) after the operator called
+    ``context.notify_async_output``; it takes no input while ``input_blocked``; at the end
+    of input it waits, taking outputs, until ``has_pending`` is False.
+    """
+
+    def take_completed(self) -> tuple[list[Any], int | None]:
+        """Outputs ready to go, then the watermark that follows them (None: none yet).
+        Raises the failure of a request."""
+        raise NotImplementedError
+
+    @property
+    def input_blocked(self) -> bool:
+        """At capacity: no more input until requests complete (backpressure)."""
+        raise NotImplementedError
+
+    @property
+    def has_pending(self) -> bool:
+        """Records or watermarks are still queued."""
+        raise NotImplementedError

@@ -7,7 +7,18 @@ from typing import Any
 
 from weir.common.constants import MAX_LONG_VALUE
 from weir.graph import operators as specs
-from weir.taskmanager.operators.base import OperatorContext, SinkOperator, StreamOperator
+from weir.taskmanager.metrics import register_operator
+from weir.taskmanager.operators.async_wait import AsyncWaitOperator
+from weir.taskmanager.operators.base import (
+    AsyncOutputOperator,
+    OperatorContext,
+    SinkOperator,
+    StreamOperator,
+)
+from weir.taskmanager.operators.broadcast import (
+    BroadcastProcessOperator,
+    KeyedBroadcastProcessOperator,
+)
 from weir.taskmanager.operators.keyed import KeyedProcessOperator, KeyedReduceOperator
 from weir.taskmanager.operators.sinks import (
     CollectSinkOperator,
@@ -22,6 +33,13 @@ from weir.taskmanager.operators.stateless import (
     ProcessOperator,
 )
 from weir.taskmanager.operators.timestamps import TimestampsAndWatermarksOperator
+from weir.taskmanager.operators.two_input import (
+    CoFlatMapOperator,
+    CoMapOperator,
+    CoProcessOperator,
+    KeyedCoProcessOperator,
+    TwoInputOperator,
+)
 from weir.taskmanager.operators.window import WindowOperator
 from weir.taskmanager.records import concat_batches
 
@@ -40,6 +58,13 @@ _RUNTIME_OPERATORS: dict[type, type[StreamOperator]] = {
     specs.SinkSpec: ConnectorSinkOperator,
     specs.TimestampsAndWatermarksSpec: TimestampsAndWatermarksOperator,
     specs.WindowSpec: WindowOperator,
+    specs.AsyncWaitSpec: AsyncWaitOperator,
+    specs.CoMapSpec: CoMapOperator,
+    specs.CoFlatMapSpec: CoFlatMapOperator,
+    specs.CoProcessSpec: CoProcessOperator,
+    specs.KeyedCoProcessSpec: KeyedCoProcessOperator,
+    specs.BroadcastProcessSpec: BroadcastProcessOperator,
+    specs.KeyedBroadcastProcessSpec: KeyedBroadcastProcessOperator,
 }
 
 
@@ -60,18 +85,36 @@ class OperatorChain:
         tail = self.operators[-1] if self.operators else None
         self.sink: SinkOperator | None = tail if isinstance(tail, SinkOperator) else None
         self._sync = self.operators[:-1] if self.sink is not None else list(self.operators)
+        self._async = [(position, operator) for position, operator in enumerate(self._sync)
+                       if isinstance(operator, AsyncOutputOperator)]
+        head = self._sync[0] if self._sync else None
+        self._two_input = head if isinstance(head, TwoInputOperator) else None
 
     def open(self, context: OperatorContext) -> None:
-        for operator in self.operators:
-            operator.open(context)
+        """Open each operator with its own metric group (its record counts registered)."""
+        for operator_id, operator in zip(self.operator_ids, self.operators):
+            operator_context = context.for_operator(operator.spec.name, operator_id)
+            register_operator(operator_context.metric_group, operator)
+            operator.open(operator_context)
 
     def process(self, records: list[Any], start: int = 0) -> list[Any]:
         """Run ``records`` through the synchronous operators from position ``start``."""
         for operator in self._sync[start:]:
+            operator.num_records_in += len(records)
             records = operator.process_batch(records)
             if not records:
                 break
+            operator.num_records_out += len(records)
         return records
+
+    def process_input(self, input_index: int, records: list[Any]) -> list[Any]:
+        """Run a batch that came on job edge ``input_index`` through the chain; a two-input
+        head operator learns which of its inputs it belongs to."""
+        two_input = self._two_input
+        if two_input is None:
+            return self.process(records)
+        records = two_input.process_input(input_index, records)
+        return self.process(records, 1) if records else records
 
     def _emit_from_each(self, produce: Callable[[StreamOperator], list[Any]]) -> list[Any]:
         """Call ``produce`` on each operator in chain order; its output runs through the rest."""
@@ -118,6 +161,8 @@ class OperatorChain:
                 out = concat_batches(out, self.process(emitted, position + 1))
             if operator.generates_watermarks and watermark < MAX_LONG_VALUE:
                 return out, None
+            if isinstance(operator, AsyncOutputOperator):  # leaves with take_async_output
+                return out, None
         return out, watermark
 
     def periodic_watermarks(self, now_ms: int) -> tuple[list[Any], int | None, bool | None]:
@@ -134,6 +179,33 @@ class OperatorChain:
                     emitted, leaving = self.advance_watermark(watermark, position + 1)
                     out = concat_batches(out, emitted)
         return out, leaving, idle
+
+    # -------------------------------------------------------------- async I/O
+
+    @property
+    def input_blocked(self) -> bool:
+        """An async operator is at capacity: the task takes no input until it has room."""
+        return any(operator.input_blocked for _, operator in self._async)
+
+    @property
+    def has_pending_async(self) -> bool:
+        return any(operator.has_pending for _, operator in self._async)
+
+    def take_async_output(self) -> tuple[list[Any], int | None]:
+        """What the async operators completed, run through the rest of the chain, and the
+        watermark that leaves the chain after it (None: none). The task calls it until it
+        returns neither, sending each watermark after the records returned with it."""
+        out: list[Any] = []
+        leaving: int | None = None
+        for position, operator in self._async:
+            records, watermark = operator.take_completed()
+            if records:
+                out = concat_batches(out, self.process(records, position + 1))
+            if watermark is not None:
+                emitted, passed = self.advance_watermark(watermark, position + 1)
+                out = concat_batches(out, emitted)
+                leaving = passed if passed is not None else leaving
+        return out, leaving
 
     # ------------------------------------------------------------ checkpoints
 

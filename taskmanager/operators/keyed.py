@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from weir.checkpoint.redistribution import RedistributedState
-from weir.common.constants import MIN_LONG_VALUE
+from weir.common.constants import MAX_LONG_VALUE, MIN_LONG_VALUE
+from weir.datastream.execution_mode import is_batch
 from weir.datastream.functions import Function, KeyedProcessFunction, TimeDomain, TimerService
 from weir.datastream.output_tag import OutputTag
 from weir.graph.operators import KeyedProcessSpec, KeyedReduceSpec, OperatorSpec
@@ -36,17 +38,22 @@ def _restored_snapshots(state: Any) -> list[KeyedStateSnapshot]:
 
 
 class KeyedReduceOperator(StreamOperator):
-    """Emits the running reduction of the record's key after every record."""
+    """Emits the running reduction of the record's key after every record; in BATCH mode
+    only each key's final value, at the end of input, timestamped with the maximum
+    watermark (Flink's ``BatchGroupedReduceOperator``)."""
 
     def __init__(self, spec: KeyedReduceSpec) -> None:
         super().__init__(spec)
         self._key_selector = spec.key_selector
         self._reduce = spec.function
+        self._batch = False
+        self._timed = False  # BATCH: the input had timestamps, so the output has them
 
     def open(self, context: OperatorContext) -> None:
         self.backend: KeyedStateBackend = context.keyed_state_backend()
         self._table = self.backend.keyed_table("reduce")
         self.backend.restore(_restored_snapshots(self.restored_state))
+        self._batch = is_batch(context.configuration)
 
     def snapshot_state(self, checkpoint_id: int) -> Any:
         return self.backend.snapshot()
@@ -55,6 +62,9 @@ class KeyedReduceOperator(StreamOperator):
         _dispose(self)
 
     def process_batch(self, records: list[Any]) -> list[Any]:
+        if self._batch:
+            self._accumulate(records)
+            return []
         table = self._table
         get = table.get
         key_of = self._key_selector
@@ -71,17 +81,38 @@ class KeyedReduceOperator(StreamOperator):
             return TimestampedBatch(out, records.timestamps)
         return out
 
+    def _accumulate(self, records: list[Any]) -> None:
+        table = self._table
+        get = table.get
+        key_of = self._key_selector
+        reduce = self._reduce
+        for record in records:
+            key = key_of(record)
+            acc = get(key, _MISSING)
+            table[key] = record if acc is _MISSING else reduce(acc, record)
+        self._timed = self._timed or isinstance(records, TimestampedBatch)
+
+    def end_input(self) -> list[Any]:
+        if not self._batch:
+            return []
+        out = list(self._table.values())
+        if self._timed:
+            return TimestampedBatch(out, [MAX_LONG_VALUE] * len(out))
+        return out
+
 
 class KeyedOperator(StreamOperator):
     """Keyed state, per-key timers in both time domains, and the current watermark.
 
     Event-time timers fire when a watermark reaches them (``process_watermark``),
-    processing-time timers when the task's clock does (``on_processing_time``);
-    subclasses handle each timer in ``on_timer``. Keyed state and both timer
+    processing-time timers when the task's clock does (``on_processing_time``), in BATCH
+    mode all at the end of input (``end_input``), as in Flink; subclasses handle each
+    timer in ``on_timer``. Keyed state and both timer
     queues live in the backend the context gives; the snapshot is the backend's.
     """
 
     watermark: int
+    batch = False  # BATCH mode (set in ``open``): processing-time timers wait for end_input
     # The record key of a timer key (subclasses whose timer keys are (key, window) override).
     timer_record_key: TimerKeyFunction | None = None
 
@@ -96,7 +127,8 @@ class KeyedOperator(StreamOperator):
         self.processing_timers = self.backend.timer_queue(PROCESSING_TIMERS, self.timer_record_key)
         self.event_timers = self.backend.timer_queue(EVENT_TIMERS, self.timer_record_key)
         self.backend.restore(_restored_snapshots(self.restored_state))
-        upcoming = self.processing_timers.next_timestamp()
+        self.batch = is_batch(context.configuration)
+        upcoming = self.next_processing_timer()
         if upcoming is not None:
             context.request_timer_wakeup(upcoming)
         self.output = OutputCollector(self.spec.side_output_routes.values())
@@ -108,7 +140,7 @@ class KeyedOperator(StreamOperator):
         _dispose(self)
 
     def register_processing_timer(self, key: Any, timestamp: int) -> None:
-        if self.processing_timers.register(key, timestamp):
+        if self.processing_timers.register(key, timestamp) and not self.batch:
             self.context.request_timer_wakeup(timestamp)
 
     def process_watermark(self, watermark: int) -> list[Any]:
@@ -116,10 +148,17 @@ class KeyedOperator(StreamOperator):
         return self._fire(self.event_timers, watermark, TimeDomain.EVENT_TIME)
 
     def on_processing_time(self, now_ms: int) -> list[Any]:
+        if self.batch:
+            return []
         return self._fire(self.processing_timers, now_ms, TimeDomain.PROCESSING_TIME)
 
     def next_processing_timer(self) -> int | None:
-        return self.processing_timers.next_timestamp()
+        return None if self.batch else self.processing_timers.next_timestamp()
+
+    def end_input(self) -> list[Any]:
+        if not self.batch:
+            return []
+        return self._fire(self.processing_timers, MAX_LONG_VALUE, TimeDomain.PROCESSING_TIME)
 
     def _fire(self, timers: TimerQueue, upto: int, domain: TimeDomain) -> list[Any]:
         if timers.next_timestamp() is None:
@@ -210,10 +249,14 @@ class KeyedProcessOperator(KeyedOperator):
             self.function.open(StreamingRuntimeContext(context, self.backend))
 
     def process_batch(self, records: list[Any]) -> list[Any]:
+        return self.process_keyed(records, self.key_selector, self.function.process_element,
+                                  self._ctx)
+
+    def process_keyed(self, records: list[Any], key_of: Callable[[Any], Any],
+                      process: Callable[[Any, Any], Any], ctx: Any) -> list[Any]:
+        """The outputs of ``process(record, ctx)`` for each record with its key current;
+        ``ctx.current_timestamp`` is the record's timestamp meanwhile."""
         backend = self.backend
-        key_of = self.key_selector
-        process = self.function.process_element
-        ctx = self._ctx
         output = self.output
         collect = output.collect
         timestamps = records.timestamps if isinstance(records, TimestampedBatch) else None

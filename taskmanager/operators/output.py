@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from typing import Any
 
@@ -73,6 +73,23 @@ class OutputCollector:
             self._records.append(SideOutput(tag, value))
             if self._timestamps is not None:
                 self._timestamps.append(self.timestamp)
+
+    def process_each(self, records: list[Any], process: Callable[[Any, Any], Any],
+                     ctx: Any) -> list[Any]:
+        """The outputs of ``process(record, ctx)`` for each record of a batch, each with the
+        record's timestamp (also ``ctx.current_timestamp`` meanwhile)."""
+        collect = self.collect
+        if isinstance(records, TimestampedBatch):
+            self.start(True)
+            for record, timestamp in zip(records, records.timestamps):
+                self.timestamp = ctx.current_timestamp = timestamp
+                collect(process(record, ctx))
+            self.timestamp = ctx.current_timestamp = None
+        else:
+            self.start(False)
+            for record in records:
+                collect(process(record, ctx))
+        return self.take()
 
     def take(self) -> list[Any]:
         """The batch gathered since ``start``."""

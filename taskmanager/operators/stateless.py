@@ -143,18 +143,4 @@ class ProcessOperator(UserFunctionOperator):
         return []
 
     def process_batch(self, records: list[Any]) -> list[Any]:
-        process = self.function.process_element
-        ctx = self._ctx
-        output = self.output
-        collect = output.collect
-        if isinstance(records, TimestampedBatch):
-            output.start(True)
-            for record, timestamp in zip(records, records.timestamps):
-                output.timestamp = ctx.current_timestamp = timestamp
-                collect(process(record, ctx))
-            output.timestamp = ctx.current_timestamp = None
-        else:
-            output.start(False)
-            for record in records:
-                collect(process(record, ctx))
-        return output.take()
+        return self.output.process_each(records, self.function.process_element, self._ctx)

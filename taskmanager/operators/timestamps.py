@@ -26,6 +26,7 @@ from weir.common.constants import MIN_LONG_VALUE
 from weir.common.watermark_strategy import TimestampAssigner, WatermarkStrategy
 from weir.config import parse_duration_ms
 from weir.connector import SourceReader, SplitAwareSourceReader
+from weir.datastream.execution_mode import is_batch
 from weir.graph.operators import OperatorSpec, SourceSpec, TimestampsAndWatermarksSpec
 from weir.taskmanager.operators.base import OperatorContext, StreamOperator
 from weir.taskmanager.records import TimestampedBatch
@@ -160,7 +161,9 @@ class TimestampsAndWatermarksOperator(StreamOperator):
     def open(self, context: OperatorContext) -> None:
         self._interval_ms = parse_interval_ms(context.configuration.get(AUTO_WATERMARK_INTERVAL),
                                               DEFAULT_AUTO_WATERMARK_INTERVAL_MS)
-        if self._interval_ms > 0 and (self._generator is not None or self._idleness is not None):
+        # BATCH: no progressive watermarks, only the final one (Flink's batch semantics).
+        if self._interval_ms > 0 and (self._generator is not None or self._idleness is not None) \
+                and not is_batch(context.configuration):
             self._next_emit = context.clock_ms() + self._interval_ms
             context.request_timer_wakeup(self._next_emit)
 

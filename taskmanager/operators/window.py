@@ -95,6 +95,7 @@ class WindowOperator(KeyedOperator):
 
     def open(self, context: OperatorContext) -> None:
         super().open(context)
+        context.metric_group.gauge(LATE_RECORDS_DROPPED, lambda: self.num_late_records_dropped)
         runtime_context = StreamingRuntimeContext(context, self.backend)
         for function in self._user_functions():
             function.open(runtime_context)

@@ -8,6 +8,7 @@ import pickle
 
 import pytest
 
+from weir.checkpoint.redistribution import RedistributedState
 from weir.common import Row, SimpleStringSchema, Types
 from weir.datastream.connectors.kafka import (
     DeliveryGuarantee,
@@ -209,8 +210,8 @@ def test_reader_merges_the_offsets_of_several_subtasks_for_rescaling() -> None:
     a0, a1, b0 = (KafkaTopicPartition("a", 0), KafkaTopicPartition("a", 1),
                   KafkaTopicPartition("b", 0))
     reader = _source_builder().build().create_reader(0, 1)
-    reader.restore_position([KafkaSourcePosition({a0: (5, None)}),
-                             KafkaSourcePosition({a1: (7, 9), b0: (0, None)})])
+    reader.restore_position(RedistributedState([
+        KafkaSourcePosition({a0: (5, None)}), KafkaSourcePosition({a1: (7, 9), b0: (0, None)})]))
     # Not connected yet: a checkpoint now keeps what was restored.
     assert reader.snapshot_position() == KafkaSourcePosition(
         {a0: (5, None), a1: (7, 9), b0: (0, None)})
