@@ -94,8 +94,19 @@ class TaskManagerActor:
                                           tls_root_certificates=self._jobmanager_tls_ca)
         self._tasks = TaskTable(self._gateway)
         self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeats())
+        self._metrics.track_state_size(self._task_snapshot)
         self._metrics.start()
         return await self.info()
+
+    def _task_snapshot(self) -> list[StreamTask]:
+        """The running tasks, read from the metrics reporter's thread while the event loop
+        may add or remove one (then the copy is simply taken again)."""
+        for _ in range(3):
+            try:
+                return list(self._tasks or ())
+            except RuntimeError:  # the table changed during the copy
+                continue
+        return []
 
     async def ping(self) -> int:
         return os.getpid()

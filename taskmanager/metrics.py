@@ -3,7 +3,8 @@ with Flink's names.
 
 Scopes and labels, as Flink's Prometheus reporter exports them (``weir_`` for ``flink_``):
 
-- ``weir_taskmanager_Status_…{tm_id}``: the process' CPU and memory;
+- ``weir_taskmanager_Status_…{tm_id}``: the process' CPU and memory, and the size of the
+  state its subtasks last checkpointed;
 - ``weir_taskmanager_job_task_…{tm_id, job_id, job_name, task_name, subtask_index}``:
   ``numRecordsIn/Out`` (and ``…PerSecond``), ``numBytesIn/Out``, watermarks,
   ``busy/idle/backPressuredTimeMsPerSecond``, ``isBackPressured``, ``in/outPoolUsage``;
@@ -49,6 +50,12 @@ class TaskManagerMetrics:
         status.add_group("CPU").register("Load", MeterView(_cpu_seconds, 60))
         status.add_group("Memory").gauge("RSS", _resident_bytes)
 
+    def track_state_size(self, tasks: Callable[[], list[Any]]) -> None:
+        """``Status.State.Size``: the bytes of the state ``tasks()`` (each with a
+        ``state_size``) uploaded in their last checkpoints."""
+        self.group.add_group("Status").add_group("State").gauge(
+            "Size", lambda: sum(task.state_size for task in tasks()))
+
     def start(self) -> int:
         """Serve ``/metrics``; returns the port (0: metrics are off)."""
         if self.registry is None:
@@ -92,6 +99,12 @@ class TaskView(Protocol):
     @property
     def out_pool_usage(self) -> float: ...
 
+    @property
+    def bytes_in(self) -> int: ...
+
+    @property
+    def bytes_out(self) -> int: ...
+
 
 class TaskIOMetrics:
     """The task's group and the time it spends idle and back-pressured.
@@ -118,6 +131,10 @@ class TaskIOMetrics:
         group.gauge("numRecordsOut", lambda: task.records_out)
         group.register("numRecordsInPerSecond", MeterView(lambda: task.records_in))
         group.register("numRecordsOutPerSecond", MeterView(lambda: task.records_out))
+        group.gauge("numBytesIn", lambda: task.bytes_in)
+        group.gauge("numBytesOut", lambda: task.bytes_out)
+        group.register("numBytesInPerSecond", MeterView(lambda: task.bytes_in))
+        group.register("numBytesOutPerSecond", MeterView(lambda: task.bytes_out))
         group.gauge("currentInputWatermark", lambda: task.input_watermark)
         group.gauge("currentOutputWatermark", lambda: task.output_watermark)
         idle = MeterView(lambda: self.idle_ms)

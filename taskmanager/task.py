@@ -151,6 +151,21 @@ class StreamTask:
         return gate.queued / (gate.channel_count * DEFAULT_INITIAL_CREDITS) if gate else 0.0
 
     @property
+    def state_size(self) -> int:
+        """Bytes of this subtask's state in the last checkpoint it uploaded."""
+        return self._checkpointer.state_size
+
+    @property
+    def bytes_in(self) -> int:
+        """Bytes of the buffers remote channels delivered (local exchanges pass objects)."""
+        return self._gate.bytes_received if self._gate else 0
+
+    @property
+    def bytes_out(self) -> int:
+        """Bytes of the buffers sent to other TaskManagers."""
+        return sum(channel.bytes_sent for channel in self._output_channels)
+
+    @property
     def out_pool_usage(self) -> float:
         """The share of the output channels' credits spent (1.0: no channel may send)."""
         channels = self._output_channels

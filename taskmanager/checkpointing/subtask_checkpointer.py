@@ -57,6 +57,9 @@ class SubtaskCheckpointer:
     def __init__(self, deployment: TaskDeployment, gateway: JobManagerGateway) -> None:
         self._deployment = deployment
         self._gateway = gateway
+        # Bytes of this subtask's state in the last checkpoint it uploaded (shared files
+        # included): what the TaskManager's state-size metric adds up.
+        self.state_size = 0
         self._uploads: set[asyncio.Task[None]] = set()
 
     async def restore(self) -> RestoredState:
@@ -155,6 +158,7 @@ class SubtaskCheckpointer:
         ack.shared_state.extend(pb.StateHandle(path=h.path, size=h.size, sha256=h.sha256)
                                 for m in materialized for h in m.shared)
         ack.async_duration_ms = int((time.monotonic() - started) * 1000)
+        self.state_size = ack.state.size + sum(h.size for h in ack.shared_state)
         await self._report(self._gateway.acknowledge_checkpoint(ack))
 
     async def _report(self, call: Any) -> None:

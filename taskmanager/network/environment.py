@@ -45,6 +45,7 @@ DEFAULT_INITIAL_CREDITS = 16
 
 class OutputChannel(Protocol):
     credit: Credit  # what the consumer granted and the channel has not spent
+    bytes_sent: int  # serialized for the network (0 on a local channel: nothing is)
 
     async def send(self, item: Any) -> None: ...
 
@@ -54,6 +55,7 @@ class LocalOutputChannel:
 
     def __init__(self) -> None:
         self.credit = Credit()
+        self.bytes_sent = 0
         self._target: tuple[InputGate, int] | None = None
 
     def bind(self, gate: InputGate, channel: int) -> None:
@@ -71,13 +73,14 @@ class RemoteOutputChannel:
 
     def __init__(self, key: ChannelKey, connection: Connection) -> None:
         self.credit = Credit()
+        self.bytes_sent = 0
         self._key = key
         self._connection = connection
         connection.send(SUBSCRIBE, key, None)
 
     async def send(self, item: Any) -> None:
         await self.credit.acquire()
-        self._connection.send(DATA, self._key, item)
+        self.bytes_sent += self._connection.send(DATA, self._key, item)
         await self._connection.drain()
 
 
@@ -251,10 +254,12 @@ class NetworkEnvironment:
 
     # ------------------------------------------------------------------ frames
 
-    def on_frame(self, connection: Connection, kind: int, key: Any, payload: Any) -> None:
+    def on_frame(self, connection: Connection, kind: int, key: Any, payload: Any,
+                 size: int) -> None:
         if kind == DATA:
             target = self._inputs.get(key)
             if target is not None:  # else: the consumer was cancelled; drop
+                target[0].bytes_received += size
                 target[0].deliver(target[1], payload)
         elif kind == CREDIT:
             output = self._remote_outputs.get(key)

@@ -20,6 +20,7 @@ class InputGate:
     """
 
     def __init__(self, channel_count: int, on_data: Callable[[], None]) -> None:
+        self.bytes_received = 0  # of the frames remote channels delivered (local: none)
         self._queue: deque[tuple[int, Any]] = deque()
         self._credit_returns: list[Callable[[int], None] | None] = [None] * channel_count
         self._ended = [False] * channel_count

@@ -29,7 +29,9 @@ _HEADER = struct.Struct("!I")
 
 
 class FrameHandler(Protocol):
-    def on_frame(self, connection: Connection, kind: int, key: Any, payload: Any) -> None: ...
+    def on_frame(self, connection: Connection, kind: int, key: Any, payload: Any,
+                 size: int) -> None:
+        """A frame arrived; ``size`` is its length on the wire in bytes."""
 
     def on_connection_lost(self, connection: Connection) -> None: ...
 
@@ -44,12 +46,14 @@ class Connection:
         self._handler = handler
         self._reading = asyncio.get_running_loop().create_task(self._read_loop())
 
-    def send(self, kind: int, key: Any, payload: Any) -> None:
+    def send(self, kind: int, key: Any, payload: Any) -> int:
+        """Write one frame; returns its length on the wire in bytes."""
         frame = pickle.dumps((kind, key, payload), protocol=pickle.HIGHEST_PROTOCOL)
         if len(frame) > MAX_FRAME_BYTES:
             raise ValueError(f"a network buffer of {len(frame)} bytes exceeds the "
                              f"{MAX_FRAME_BYTES} byte frame limit; records are too large")
         self._writer.write(_HEADER.pack(len(frame)) + frame)
+        return _HEADER.size + len(frame)
 
     async def drain(self) -> None:
         await self._writer.drain()
@@ -62,7 +66,7 @@ class Connection:
                 if length > MAX_FRAME_BYTES:
                     raise ValueError(f"frame of {length} bytes exceeds the limit")
                 kind, key, payload = pickle.loads(await self._reader.readexactly(length))
-                self._handler.on_frame(self, kind, key, payload)
+                self._handler.on_frame(self, kind, key, payload, _HEADER.size + length)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except asyncio.CancelledError:

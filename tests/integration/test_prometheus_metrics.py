@@ -135,6 +135,13 @@ def test_prometheus_reports_the_records_the_job_processed(
         assert float(distribution[0]["value"][1]) == RECORDS
         uptime = server.query(f'weir_jobmanager_job_uptime{{job_id="{job_id}"}}')
         assert float(uptime[0]["value"][1]) > 0
+        # The bytes the source's subtasks sent to the other TaskManager are the bytes the
+        # keyed subtasks received from it (local exchanges serialize nothing).
+        server.wait_for(
+            f'sum(weir_taskmanager_job_task_numBytesOut{{job_id="{job_id}"}})'
+            f' - sum(weir_taskmanager_job_task_numBytesIn{{job_id="{job_id}"}})', _total(0))
+        sent = server.query(f'sum(weir_taskmanager_job_task_numBytesOut{{job_id="{job_id}"}})')
+        assert float(sent[0]["value"][1]) > RECORDS  # more than a byte a record went remote
     finally:
         job.cancel().result(timeout=30)
 
@@ -163,6 +170,9 @@ def test_num_restarts_counts_the_injected_failure(
             f'weir_jobmanager_job_lastCheckpointRestoreTimestamp{{job_id="{job_id}"}}')
         assert float(restored[0]["value"][1]) > 0  # it restored from a checkpoint
         assert server.query(f'weir_jobmanager_job_fullRestarts{{job_id="{job_id}"}}')
+        # The TaskManagers count the bytes of the state their subtasks checkpointed.
+        server.wait_for('sum(weir_taskmanager_Status_State_Size) > 0',
+                        lambda result: len(result) == 1)
     finally:
         job.cancel().result(timeout=30)
         client.close()
