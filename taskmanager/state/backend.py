@@ -22,7 +22,7 @@ from weir.datastream.state import State, StateDescriptor
 from weir.keygroups import KeyGroupRange, assign_to_key_group
 from weir.taskmanager.state.pending_snapshot import PendingSnapshot
 from weir.taskmanager.state.states import StateRegistry
-from weir.taskmanager.timers import TimerQueue
+from weir.taskmanager.timers import HeapTimerQueue, TimerQueue
 
 __all__ = ["KeyedStateBackend", "KeyedStateSnapshot", "TimerKeyFunction"]
 
@@ -127,12 +127,15 @@ class KeyedStateBackend(abc.ABC):
 
     def timer_queue(self, name: str, record_key: TimerKeyFunction | None = None) -> TimerQueue:
         """The timers ``name`` (one per time domain), part of every snapshot; ``record_key``
-        maps a timer key to its record key (identity when None). Timers live on the heap
-        with either backend (Flink's ``state.backend.rocksdb.timer-service.factory: HEAP``)."""
+        maps a timer key to its record key (identity when None)."""
         known = self._timers.get(name)
         if known is None:
-            known = self._timers[name] = (TimerQueue(), record_key)
+            known = self._timers[name] = (self._new_timer_queue(), record_key)
         return known[0]
+
+    def _new_timer_queue(self) -> TimerQueue:
+        """An empty timer queue of this backend's kind (on the heap unless overridden)."""
+        return HeapTimerQueue()
 
     def key_group_of(self, key: Any) -> int:
         return assign_to_key_group(key, self.max_parallelism)

@@ -9,14 +9,15 @@ Layout of a database key, so a key-group range is a contiguous key range::
     key group (2 bytes, big-endian) | state id (2 bytes) | pickle(namespace) | pickle(key)
 
 Values are pickled (TTL-wrapped as ``(value, expires_at)`` like on the heap).
-A bounded cache of unpickled entries (``_WriteBuffer``) sits in front: reads look
+A bounded cache of unpickled entries (``EntryCache``) sits in front: reads look
 into it first and keep what they load; writes stay in it, dirty, until a flush
 writes them in one batch, at every snapshot, before every scan and whenever it
 holds ``state.backend.rocksdb.cache.entries``; so a hot key costs dict operations.
 The state objects are the heap backend's (``states.py``) working on views of
 the database (``_Scope``) that behave as the heap's dicts do. Namespaces in use
 are indexed in memory (a few per window operator) so the window operator can
-list them without a scan; the index is rebuilt on restore.
+list them without a scan; the index is rebuilt on restore. Timers live in a second
+database (``rocksdb_timers``), so state snapshots and restores never see them.
 
 With ``state.backend.incremental`` a snapshot is a native RocksDB checkpoint
 finished after the barrier (``rocksdb_incremental``); otherwise, and for
@@ -26,7 +27,6 @@ savepoints, it is the backend-neutral ``KeyedStateSnapshot``.
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import pickle
 import shutil
@@ -36,11 +36,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from dataclasses import dataclass
 from typing import Any
 
-from rocksdict import BlockBasedOptions, Cache, Checkpoint, Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, Checkpoint, Options, Rdict
 
 from weir.keygroups import KeyGroupRange
 from weir.taskmanager.state.backend import Entry, KeyedStateBackend, KeyedStateSnapshot
 from weir.taskmanager.state.pending_snapshot import PendingSnapshot
+from weir.taskmanager.state.rocksdb_cache import DELETED as _DELETED
+from weir.taskmanager.state.rocksdb_cache import MISSING as _MISSING
+from weir.taskmanager.state.rocksdb_cache import EntryCache
 from weir.taskmanager.state.rocksdb_incremental import (
     PendingRocksDBSnapshot,
     RocksDBIncrementalSnapshot,
@@ -54,14 +57,14 @@ from weir.taskmanager.state.rocksdb_incremental import (
     restorable_in_place,
     successor,
 )
+from weir.taskmanager.state.rocksdb_timers import RocksDBTimerQueue
+from weir.taskmanager.timers import TimerQueue
 
 __all__ = ["LocalDatabases", "RocksDBKeyedStateBackend", "StateBackendError"]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _dumps = pickle.dumps
 _loads = pickle.loads
-_MISSING = object()
-_DELETED = object()
 
 
 class StateBackendError(RuntimeError):
@@ -98,70 +101,6 @@ class LocalDatabases:
         options.set_block_based_table_factory(table)
         options.set_write_buffer_size(self.write_buffer_bytes)
         return Rdict(directory, options)
-
-
-class _WriteBuffer:
-    """Unpickled entries over the database: values read or written lately (database key →
-    value, or ``_DELETED``), at most ``max_entries``; written ones are dirty until a flush
-    writes them in one write batch.
-
-    Reads of a hot key cost a dict lookup, not a database read and an unpickle; when the
-    cache is full, the dirty entries are flushed and the older half is forgotten
-    (insertion order: a key written again moves to the young end).
-    """
-
-    def __init__(self, db: Rdict, max_entries: int) -> None:
-        self.db = db  # replaced when a restore opens a downloaded database
-        self._max_entries = max(max_entries, 1)
-        self._entries: dict[bytes, Any] = {}
-        self._dirty: set[bytes] = set()
-
-    def get(self, db_key: bytes) -> Any:
-        """The value under ``db_key``, or ``_MISSING``."""
-        value = self._entries.get(db_key, _MISSING)
-        if value is _MISSING:
-            raw = self.db.get(db_key)
-            if raw is None:
-                return _MISSING
-            value = self._entries[db_key] = _loads(raw)
-            if len(self._entries) > self._max_entries:
-                self._shrink()
-            return value
-        return _MISSING if value is _DELETED else value
-
-    def put(self, db_key: bytes, value: Any) -> None:
-        entries = self._entries
-        entries.pop(db_key, None)  # to the young end
-        entries[db_key] = value
-        self._dirty.add(db_key)
-        if len(entries) > self._max_entries:
-            self._shrink()
-
-    def flush(self) -> None:
-        """Write the dirty entries to the database; the cache keeps them."""
-        if not self._dirty:
-            return
-        batch = WriteBatch(raw_mode=True)
-        entries = self._entries
-        for db_key in self._dirty:
-            value = entries[db_key]
-            if value is _DELETED:
-                batch.delete(db_key)
-            else:
-                batch.put(db_key, _dumps(value, _PROTOCOL))
-        self.db.write(batch)
-        self._dirty.clear()
-
-    def invalidate(self) -> None:
-        """Flush and forget everything: the database is about to change underneath."""
-        self.flush()
-        self._entries.clear()
-
-    def _shrink(self) -> None:
-        self.flush()
-        entries = self._entries
-        for db_key in list(itertools.islice(entries, len(entries) // 2)):
-            del entries[db_key]
 
 
 class _Scope(MutableMapping[Any, Any]):
@@ -295,7 +234,10 @@ class RocksDBKeyedStateBackend(KeyedStateBackend):
                  storage_configuration: Mapping[str, str] | None = None) -> None:
         self._databases = databases
         self._directory = databases.fresh_directory()
-        self.buffer = _WriteBuffer(databases.open(self._directory), buffer_entries)
+        self.buffer = EntryCache(databases.open(self._directory), buffer_entries)
+        # Timers in a database of their own, so state snapshots and restores never see them.
+        self._timer_directory = databases.fresh_directory("timers-")
+        self._timer_cache = EntryCache(databases.open(self._timer_directory), buffer_entries)
         self._incremental = incremental
         self._storage_configuration = dict(storage_configuration or {})
         self._uploaded = UploadedFiles()
@@ -412,6 +354,11 @@ class RocksDBKeyedStateBackend(KeyedStateBackend):
                     for namespace in namespaces_in(self.db, group + self._ids[name]):
                         table.setdefault(namespace)
 
+    def _new_timer_queue(self) -> TimerQueue:
+        return RocksDBTimerQueue(self._timer_cache, len(self._timers))
+
     def dispose(self) -> None:
         self.db.close()
         shutil.rmtree(self._directory, ignore_errors=True)
+        self._timer_cache.db.close()
+        shutil.rmtree(self._timer_directory, ignore_errors=True)

@@ -239,7 +239,7 @@ def test_rocksdb_uses_a_fresh_directory_per_backend_and_deletes_it(tmp_path):
     first.keyed_table("t")["k"] = 1
     second = create_keyed_state_backend(configuration, "op", lambda: 0, 0, 1, 128)
     assert second.keyed_table("t").get("k") is None  # a new attempt never sees old files
-    assert len(os.listdir(tmp_path)) == 2
+    assert len(os.listdir(tmp_path)) == 4  # per backend: its state and its timers
     first.dispose()
     second.dispose()
     assert os.listdir(tmp_path) == []
@@ -388,7 +388,7 @@ def test_rocksdb_directories_are_taken_in_turn_by_subtasks(tmp_path):
     backends = [create_keyed_state_backend(configuration, "op", lambda: 0, i, 2, 128)
                 for i in range(2)]
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
-    assert len(os.listdir(tmp_path / "a")) == len(os.listdir(tmp_path / "b")) == 1
+    assert len(os.listdir(tmp_path / "a")) == len(os.listdir(tmp_path / "b")) == 2  # state, timers
     for backend in backends:
         backend.dispose()
 
