@@ -106,13 +106,17 @@ class LocalDatabases:
 class _Scope(MutableMapping[Any, Any]):
     """Key → value entries of one state and namespace, read and written in the database."""
 
-    def __init__(self, backend: RocksDBKeyedStateBackend, middle: bytes) -> None:
+    def __init__(self, backend: RocksDBKeyedStateBackend, middle: bytes,
+                 new: bool = False) -> None:
         self._buffer = backend.buffer
         self._prefix_of = backend.key_prefix
         self._groups = backend.group_prefixes
         self._middle = middle  # state id | pickle(namespace)
         self._last_key: Any = _MISSING  # a read-modify-write encodes its key once
         self._last_db_key = b""
+        # A namespace opened new (a window that just began) has no row in the database
+        # until the cache flushes: until then a key not in the cache is known absent.
+        self._unflushed_since = backend.buffer.flushes if new else -1
 
     def _db_key(self, key: Any) -> bytes:
         if key is not self._last_key:
@@ -121,7 +125,11 @@ class _Scope(MutableMapping[Any, Any]):
         return self._last_db_key
 
     def get(self, key: Any, default: Any = None) -> Any:
-        value = self._buffer.get(self._db_key(key))
+        buffer = self._buffer
+        if buffer.flushes == self._unflushed_since:
+            value = buffer.peek(self._db_key(key))
+        else:
+            value = buffer.get(self._db_key(key))
         return default if value is _MISSING else value
 
     def __getitem__(self, key: Any) -> Any:
@@ -195,10 +203,14 @@ class _Namespaces(MutableMapping[Any, MutableMapping[Any, Any]]):
         return self._index.get(namespace, default)
 
     def setdefault(self, namespace: Any, default: Any = None) -> MutableMapping[Any, Any]:
+        return self.open(namespace, new=True)
+
+    def open(self, namespace: Any, new: bool) -> MutableMapping[Any, Any]:
+        """The scope of ``namespace``, indexed; ``new``: it has no rows in the database."""
         scope = self._index.get(namespace)
         if scope is None:
             scope = self._index[namespace] = _Scope(
-                self._backend, self._state_id + _dumps(namespace, _PROTOCOL))
+                self._backend, self._state_id + _dumps(namespace, _PROTOCOL), new)
         return scope
 
     def __getitem__(self, namespace: Any) -> MutableMapping[Any, Any]:
@@ -352,7 +364,7 @@ class RocksDBKeyedStateBackend(KeyedStateBackend):
             if isinstance(table, _Namespaces):
                 for group in self.group_prefixes:
                     for namespace in namespaces_in(self.db, group + self._ids[name]):
-                        table.setdefault(namespace)
+                        table.open(namespace, new=False)
 
     def _new_timer_queue(self) -> TimerQueue:
         return RocksDBTimerQueue(self._timer_cache, len(self._timers))

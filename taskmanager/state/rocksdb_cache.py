@@ -32,6 +32,9 @@ class EntryCache:
         self._max_entries = max(max_entries, 1)
         self._entries: dict[bytes, Any] = {}
         self._dirty: set[bytes] = set()
+        # Flushes that wrote entries, and invalidations: equal to a caller's earlier reading
+        # means nothing reached the database since.
+        self.flushes = 0
 
     def get(self, db_key: bytes) -> Any:
         """The value under ``db_key``, or ``MISSING``."""
@@ -44,6 +47,12 @@ class EntryCache:
             if len(self._entries) > self._max_entries:
                 self._shrink()
             return value
+        return MISSING if value is DELETED else value
+
+    def peek(self, db_key: bytes) -> Any:
+        """The cached value under ``db_key``, or ``MISSING``, without reading the database:
+        for keys the caller knows were never written to it."""
+        value = self._entries.get(db_key, MISSING)
         return MISSING if value is DELETED else value
 
     def put(self, db_key: bytes, value: Any) -> None:
@@ -68,11 +77,13 @@ class EntryCache:
                 batch.put(db_key, _dumps(value, _PROTOCOL))
         self.db.write(batch)
         self._dirty.clear()
+        self.flushes += 1
 
     def invalidate(self) -> None:
         """Flush and forget everything: the database is about to change underneath."""
         self.flush()
         self._entries.clear()
+        self.flushes += 1  # whatever was known absent may be there now
 
     def _shrink(self) -> None:
         self.flush()
