@@ -14,14 +14,11 @@ import cloudpickle
 import pytest
 
 from tests.fixtures.counting_job import committed_file_lines
+from tests.fixtures.rescaling import committing_sink, rescale_through, savepoint_environment
 from tests.fixtures.state_backends import BACKENDS
 from tests.integration.test_pipelines import PARALLELISM, collect, environment, numbers
-from tests.integration.test_rescaling import await_checkpoint
-from tests.integration.test_rescaling import environment as rescaling_environment
-from weir.common.serialization import Encoder
 from weir.datastream import BroadcastProcessFunction
 from weir.datastream.connectors.datagen import DataGeneratorSource, RateLimiterStrategy
-from weir.datastream.connectors.file_system import FileSink, RollingPolicy
 from weir.datastream.state import MapStateDescriptor
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
@@ -121,7 +118,7 @@ def rules_job(parallelism: int, root: Path, savepoint: str | None, records: int,
               seconds: float):
     """The dynamic-rules job over ``seconds``, every operator at ``parallelism``, writing
     through the exactly-once FileSink."""
-    env = rescaling_environment("hashmap", root, savepoint)
+    env = savepoint_environment(root, savepoint)
     env.set_parallelism(parallelism)
     payments = env.from_source(
         DataGeneratorSource(dynamic_rules.transaction, records,
@@ -132,11 +129,7 @@ def rules_job(parallelism: int, root: Path, savepoint: str | None, records: int,
         DataGeneratorSource(dynamic_rules.rule_update, updates,
                             RateLimiterStrategy.per_second(updates / seconds)),
         dynamic_rules.watermarks(2), "rule updates").uid("rules")
-    dynamic_rules.flagged_transactions(payments, rules) \
-        .sink_to(FileSink.for_row_format((root / "out").as_uri(),
-                                         Encoder.simple_string_encoder())
-                 .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy()).build()) \
-        .uid("files")
+    dynamic_rules.flagged_transactions(payments, rules).sink_to(committing_sink(root)).uid("files")
     return env
 
 
@@ -153,20 +146,12 @@ def await_more_output(directory: Path) -> None:
 def test_broadcast_state_is_copied_to_every_subtask_on_rescaling(cluster, tmp_path):
     """Stopped with a savepoint mid-stream and resumed at 2 → 4 → 1: every new subtask
     starts with the rules pushed before the savepoint (the sources never replay them)."""
-    records, savepoint = 9_000, None
+    records = 9_000
     expected = rules_oracle(records)
     with JobManagerClient(cluster.address, cluster.token) as client:
-        for parallelism in (2, 4):
-            job = rules_job(parallelism, tmp_path, savepoint, records, 6.0) \
-                .execute_async(f"rules-rescale-p{parallelism}")
-            await_checkpoint(client, job.get_job_id())
-            await_more_output(tmp_path / "out")
-            savepoint = client.trigger_savepoint(job.get_job_id(),
-                                                 (tmp_path / "savepoints").as_uri(), stop=True)
-            job.get_job_execution_result().result(timeout=60)
-            assert sum(committed_file_lines(tmp_path / "out").values()) < sum(expected.values())
-        last = rules_job(1, tmp_path, savepoint, records, 6.0).execute_async("rules-rescale-p1")
-        last.get_job_execution_result().result(timeout=120)
-        details = client.get_job(last.get_job_id())
+        details = rescale_through(
+            client, lambda p, savepoint: rules_job(p, tmp_path, savepoint, records, 6.0),
+            [2, 4, 1], tmp_path, "rules-rescale", sum(expected.values()),
+            before_savepoint=lambda: await_more_output(tmp_path / "out"))
     assert details.state == pb.FINISHED, details.failure_cause
     assert committed_file_lines(tmp_path / "out") == expected

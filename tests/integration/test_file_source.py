@@ -15,12 +15,12 @@ import pytest
 
 from tests.fixtures.cluster import RunningJobManager
 from tests.fixtures.counting_job import committed_file_lines
+from tests.fixtures.rescaling import committing_sink, rescale_through, savepoint_environment
 from tests.fixtures.s3 import S3Bucket
 from weir.common import Configuration, Duration, WatermarkStrategy
 from weir.common.job_client import JobExecutionException
-from weir.common.serialization import Encoder
 from weir.datastream import StreamExecutionEnvironment
-from weir.datastream.connectors.file_system import FileSink, FileSource, RollingPolicy, StreamFormat
+from weir.datastream.connectors.file_system import FileSource, StreamFormat
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
 
@@ -123,30 +123,15 @@ def slowly(line: str) -> str:
 
 def copying_job(root: Path, parallelism: int, savepoint: str | None,
                 ) -> StreamExecutionEnvironment:
-    config = Configuration()
-    if savepoint is not None:
-        config.set_string("execution.savepoint.path", savepoint)
-    env = StreamExecutionEnvironment.get_execution_environment(config)
+    env = savepoint_environment(root, savepoint)
     env.set_parallelism(parallelism)
-    env.enable_checkpointing(200)
-    env.get_checkpoint_config().set_checkpoint_storage_dir((root / "chk").as_uri())
     env.get_config().set_string("source.batch-records", "100")
     source = FileSource.for_record_stream_format(StreamFormat.text_line_format(),
                                                  str(root / "in")).build()
     (env.from_source(source, WatermarkStrategy.no_watermarks(), "files").uid("files")
         .map(slowly).uid("slowly")
-        .sink_to(FileSink.for_row_format((root / "out").as_uri(), Encoder.simple_string_encoder())
-                 .with_rolling_policy(RollingPolicy.on_checkpoint_rolling_policy()).build())
-        .uid("sink"))
+        .sink_to(committing_sink(root)).uid("sink"))
     return env
-
-
-def await_checkpoint(client: JobManagerClient, job_id: str) -> None:
-    deadline = time.monotonic() + 60
-    while not any(c.status == pb.COMPLETED and not c.is_savepoint
-                  for c in client.list_checkpoints(job_id)):
-        assert time.monotonic() < deadline, f"job {job_id} completed no checkpoint in 60 s"
-        time.sleep(0.05)
 
 
 @pytest.mark.slow
@@ -154,18 +139,9 @@ def test_positions_are_redistributed_on_rescale_2_4_1(cluster: RunningJobManager
                                                       tmp_path: Path) -> None:
     contents = write_tree(tmp_path / "in", files=7, lines=400)
     expected = oracle(contents)
-    savepoint = None
     with JobManagerClient(cluster.address, cluster.token) as client:
-        for parallelism in (2, 4):
-            job = copying_job(tmp_path, parallelism, savepoint).execute_async(
-                f"file-rescale-p{parallelism}")
-            await_checkpoint(client, job.get_job_id())
-            savepoint = client.trigger_savepoint(job.get_job_id(),
-                                                 (tmp_path / "savepoints").as_uri(), stop=True)
-            job.get_job_execution_result().result(timeout=60)
-            committed = sum(committed_file_lines(tmp_path / "out").values())
-            assert 0 < committed < sum(expected.values())
-        last = copying_job(tmp_path, 1, savepoint).execute_async("file-rescale-p1")
-        last.get_job_execution_result().result(timeout=120)
-        assert client.get_job(last.get_job_id()).state == pb.FINISHED
+        details = rescale_through(
+            client, lambda p, savepoint: copying_job(tmp_path, p, savepoint), [2, 4, 1],
+            tmp_path, "file-rescale", sum(expected.values()))
+    assert details.state == pb.FINISHED, details.failure_cause
     assert committed_file_lines(tmp_path / "out") == expected
