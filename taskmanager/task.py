@@ -308,10 +308,7 @@ class StreamTask:
             return
         batch_size = self._source_batch
         while True:
-            if self._control:
-                await self._process_control()
-            await self._fire_due_timers()
-            if await self._async_backpressure():
+            if not await self._ready_for_input():
                 continue
             polled_at = time.monotonic()
             batch = await reader.poll_batch(batch_size)
@@ -322,10 +319,7 @@ class StreamTask:
                 await self._emit(self._chain.process(batch))
             else:  # the reader waited for records
                 self.metrics.idle_ms += (time.monotonic() - polled_at) * 1000.0
-            await self._maybe_flush()
-            if self._marker_due:
-                await self._emit_latency_marker()
-            await asyncio.sleep(0)  # let the other tasks of this TaskManager run
+            await self._after_source_poll()
 
     async def _run_split_source(self, reader: SplitAwareSourceReader[Any],
                                 watermarks: TimestampsAndWatermarksOperator) -> None:
@@ -334,10 +328,7 @@ class StreamTask:
         batch_size = self._source_batch
         chain = self._chain
         while True:
-            if self._control:
-                await self._process_control()
-            await self._fire_due_timers()
-            if await self._async_backpressure():
+            if not await self._ready_for_input():
                 continue
             polled_at = time.monotonic()
             batches = await reader.poll_split_batches(batch_size)
@@ -351,10 +342,21 @@ class StreamTask:
                     watermarks.set_current_split(split_id)
                     await self._emit(chain.process(records))
             watermarks.set_splits(reader.assigned_splits())
-            await self._maybe_flush()
-            if self._marker_due:
-                await self._emit_latency_marker()
-            await asyncio.sleep(0)  # let the other tasks of this TaskManager run
+            await self._after_source_poll()
+
+    async def _ready_for_input(self) -> bool:
+        """Between inputs: control messages, due timers; False while async I/O holds
+        the input back (its queue is full)."""
+        if self._control:
+            await self._process_control()
+        await self._fire_due_timers()
+        return not await self._async_backpressure()
+
+    async def _after_source_poll(self) -> None:
+        await self._maybe_flush()
+        if self._marker_due:
+            await self._emit_latency_marker()
+        await asyncio.sleep(0)  # let the other tasks of this TaskManager run
 
     async def _run_inputs(self) -> None:
         gate = self._gate
@@ -362,10 +364,7 @@ class StreamTask:
         process_input = self._chain.process_input
         channel_inputs = self._channel_inputs
         while not gate.finished:
-            if self._control:
-                await self._process_control()
-            await self._fire_due_timers()
-            if await self._async_backpressure():
+            if not await self._ready_for_input():
                 continue
             polled = gate.poll()
             if polled is None:
