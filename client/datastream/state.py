@@ -70,10 +70,41 @@ class ListState(State, Generic[T]):
         return iter(self.get())
 
 
-class MapState(State, Generic[K, V]):
+class _MapReads(State, Generic[K, V]):
+    """The reading half of a map state, shared by ``MapState`` and broadcast state."""
+
     @abc.abstractmethod
     def get(self, key: K) -> V | None: ...
 
+    @abc.abstractmethod
+    def contains(self, key: K) -> bool: ...
+
+    @abc.abstractmethod
+    def items(self) -> Iterable[tuple[K, V]]: ...
+
+    @abc.abstractmethod
+    def keys(self) -> Iterable[K]: ...
+
+    @abc.abstractmethod
+    def values(self) -> Iterable[V]: ...
+
+    @abc.abstractmethod
+    def is_empty(self) -> bool: ...
+
+    def __getitem__(self, key: K) -> V:
+        value = self.get(key)
+        if value is None and not self.contains(key):
+            raise KeyError(key)
+        return value  # type: ignore[return-value]
+
+    def __contains__(self, key: object) -> bool:
+        return self.contains(key)  # type: ignore[arg-type]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.keys())
+
+
+class MapState(_MapReads[K, V]):
     @abc.abstractmethod
     def put(self, key: K, value: V) -> None: ...
 
@@ -83,73 +114,16 @@ class MapState(State, Generic[K, V]):
     @abc.abstractmethod
     def remove(self, key: K) -> None: ...
 
-    @abc.abstractmethod
-    def contains(self, key: K) -> bool: ...
-
-    @abc.abstractmethod
-    def items(self) -> Iterable[tuple[K, V]]: ...
-
-    @abc.abstractmethod
-    def keys(self) -> Iterable[K]: ...
-
-    @abc.abstractmethod
-    def values(self) -> Iterable[V]: ...
-
-    @abc.abstractmethod
-    def is_empty(self) -> bool: ...
-
-    def __getitem__(self, key: K) -> V:
-        value = self.get(key)
-        if value is None and not self.contains(key):
-            raise KeyError(key)
-        return value  # type: ignore[return-value]
-
     def __setitem__(self, key: K, value: V) -> None:
         self.put(key, value)
 
     def __delitem__(self, key: K) -> None:
         self.remove(key)
 
-    def __contains__(self, key: object) -> bool:
-        return self.contains(key)  # type: ignore[arg-type]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.keys())
-
-
-class ReadOnlyBroadcastState(State, Generic[K, V]):
+class ReadOnlyBroadcastState(_MapReads[K, V]):
     """Broadcast state as ``process_element`` sees it: the same map on every subtask, which
     only ``process_broadcast_element`` may change (so that every copy stays identical)."""
-
-    @abc.abstractmethod
-    def get(self, key: K) -> V | None: ...
-
-    @abc.abstractmethod
-    def contains(self, key: K) -> bool: ...
-
-    @abc.abstractmethod
-    def items(self) -> Iterable[tuple[K, V]]: ...
-
-    @abc.abstractmethod
-    def keys(self) -> Iterable[K]: ...
-
-    @abc.abstractmethod
-    def values(self) -> Iterable[V]: ...
-
-    @abc.abstractmethod
-    def is_empty(self) -> bool: ...
-
-    def __getitem__(self, key: K) -> V:
-        value = self.get(key)
-        if value is None and not self.contains(key):
-            raise KeyError(key)
-        return value  # type: ignore[return-value]
-
-    def __contains__(self, key: object) -> bool:
-        return self.contains(key)  # type: ignore[arg-type]
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self.keys())
 
 
 class BroadcastState(ReadOnlyBroadcastState[K, V]):
