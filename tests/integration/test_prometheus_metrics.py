@@ -106,10 +106,10 @@ def test_prometheus_reports_the_records_the_job_processed(
     try:
         server.wait_for(f'sum(weir_taskmanager_job_task_operator_user_mapped{{job_id="{job_id}"}})',
                         _total(RECORDS))
-        # Every TaskManager and the JobManager are scraped through /targets.
-        components = sorted(t["labels"]["component"] for t in server.active_targets()
-                            if t["health"] == "up")
-        assert components == ["jobmanager", "taskmanager", "taskmanager"], components
+        # Every TaskManager and the JobManager are scraped through /targets (the
+        # JobManager's first scrape may come a second after the TaskManagers').
+        server.wait_for("up == 1", lambda result: sorted(
+            s["metric"]["component"] for s in result) == ["jobmanager", "taskmanager", "taskmanager"])
         records_out = _per_vertex(server, "weir_taskmanager_job_task_numRecordsOut", job_id)
         records_in = _per_vertex(server, "weir_taskmanager_job_task_numRecordsIn", job_id)
         source = next(name for name in records_out if "numbers" in name)
