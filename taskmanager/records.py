@@ -20,7 +20,7 @@ from itertools import compress, repeat
 from typing import Any
 
 __all__ = ["SideOutput", "TimestampedBatch", "concat_batches", "output_selector", "select_main",
-           "select_side"]
+           "select_side", "slice_batch"]
 
 
 class TimestampedBatch(list[Any]):
@@ -68,6 +68,13 @@ def concat_batches(first: list[Any], second: list[Any]) -> list[Any]:
     if type(first) is list and type(second) is list:
         return first + second
     return TimestampedBatch(first + second, _timestamps_of(first) + _timestamps_of(second))
+
+
+def slice_batch(batch: list[Any], start: int, stop: int) -> list[Any]:
+    """Records ``start:stop`` of ``batch``, with their timestamps if it has them."""
+    if isinstance(batch, TimestampedBatch):
+        return TimestampedBatch(batch[start:stop], batch.timestamps[start:stop])
+    return batch[start:stop]
 
 
 def _timestamps_of(batch: list[Any]) -> list[int | None]:

@@ -66,7 +66,8 @@ from weir.taskmanager.operators.timestamps import (
     split_watermark_operator,
     with_source_watermarks,
 )
-from weir.taskmanager.records import TimestampedBatch, output_selector
+from weir.taskmanager.records import TimestampedBatch, output_selector, slice_batch
+from weir.taskmanager.slicing import BatchSlicer
 from weir.taskmanager.watermarks import EventTimeOutput, TaskEventTime
 
 __all__ = ["StreamTask", "wall_clock_ms"]
@@ -98,6 +99,7 @@ class StreamTask:
         config = deployment.configuration
         timeout_ms = int(config.get(BUFFER_TIMEOUT, "100"))
         self._buffer_timeout_s = max(timeout_ms, 0) / 1000.0
+        self._slicer = BatchSlicer(self._buffer_timeout_s)
         self._buffer_records = int(config.get(BUFFER_RECORDS, "1000"))
         self._source_batch = int(config.get(SOURCE_BATCH, "1000"))
         self._latency_interval_s = latency_interval_ms(config) / 1000.0
@@ -316,17 +318,16 @@ class StreamTask:
                 return
             if batch:
                 self._source_records += len(batch)
-                await self._emit(self._chain.process(batch))
+                await self._process(0, batch)
             else:  # the reader waited for records
                 self.metrics.idle_ms += (time.monotonic() - polled_at) * 1000.0
-            await self._after_source_poll()
+            await self._after_source_poll(more_ready=len(batch) >= batch_size)
 
     async def _run_split_source(self, reader: SplitAwareSourceReader[Any],
                                 watermarks: TimestampsAndWatermarksOperator) -> None:
         """The source loop with per-split watermarks: each split's batch runs through the
         chain on its own, after the watermark operator was told its split."""
         batch_size = self._source_batch
-        chain = self._chain
         while True:
             if not await self._ready_for_input():
                 continue
@@ -336,13 +337,15 @@ class StreamTask:
                 return
             if not batches:  # the reader waited for records
                 self.metrics.idle_ms += (time.monotonic() - polled_at) * 1000.0
+            polled = 0
             for split_id, records in batches:
                 if records:
+                    polled += len(records)
                     self._source_records += len(records)
                     watermarks.set_current_split(split_id)
-                    await self._emit(chain.process(records))
+                    await self._process(0, records)
             watermarks.set_splits(reader.assigned_splits())
-            await self._after_source_poll()
+            await self._after_source_poll(more_ready=polled >= batch_size)
 
     async def _ready_for_input(self) -> bool:
         """Between inputs: control messages, due timers; False while async I/O holds
@@ -352,8 +355,13 @@ class StreamTask:
         await self._fire_due_timers()
         return not await self._async_backpressure()
 
-    async def _after_source_poll(self) -> None:
-        await self._maybe_flush()
+    async def _after_source_poll(self, more_ready: bool) -> None:
+        """``more_ready``: the reader filled the whole batch, so more records are likely
+        ready; else what waits in partly filled buffers goes out now."""
+        if more_ready:
+            await self._maybe_flush()
+        else:
+            await self._flush_buffers()
         if self._marker_due:
             await self._emit_latency_marker()
         await asyncio.sleep(0)  # let the other tasks of this TaskManager run
@@ -361,7 +369,6 @@ class StreamTask:
     async def _run_inputs(self) -> None:
         gate = self._gate
         assert gate is not None
-        process_input = self._chain.process_input
         channel_inputs = self._channel_inputs
         while not gate.finished:
             if not await self._ready_for_input():
@@ -373,7 +380,7 @@ class StreamTask:
             channel, item = polled
             if type(item) is list or type(item) is TimestampedBatch:
                 self.records_in += len(item)
-                await self._emit(process_input(channel_inputs[channel], item))
+                await self._process(channel_inputs[channel], item)
                 await self._maybe_flush()
                 await asyncio.sleep(0)  # let heartbeats, the network and other tasks run
             elif type(item) is CheckpointBarrier:
@@ -388,11 +395,13 @@ class StreamTask:
                 await self._on_latency_marker(item)
 
     async def _idle(self) -> None:
-        """Wait for input or a timer; flush partly filled buffers when the timeout passes.
+        """Wait for input or a timer. Nothing more is ready, so partly filled buffers go
+        out at once; sinks flush when the buffer timeout passes.
         (Not ``wait_for``: on 3.11 it drops a cancel that comes with the wake-up.)"""
         self._wakeup.clear()
         if self._async_output:  # signalled while the task was busy: take it first
             return
+        await self._flush_buffers()
         remaining = self._buffer_timeout_s - (time.monotonic() - self._last_flush)
         if remaining <= 0:
             await self._flush()
@@ -485,6 +494,27 @@ class StreamTask:
 
     # ------------------------------------------------------------------ output
 
+    async def _process(self, input_index: int, records: list[Any]) -> None:
+        """Run a batch from job edge ``input_index`` through the chain, in slices that take
+        about the buffer timeout each (``BatchSlicer``); each slice's output is sent on
+        before the next slice starts."""
+        slicer = self._slicer
+        process_input = self._chain.process_input
+        count = len(records)
+        start = 0
+        while start < count:
+            size = slicer.size
+            part = records if start == 0 and size >= count else \
+                slice_batch(records, start, start + size)
+            started = time.monotonic()
+            out = process_input(input_index, part)
+            slicer.observe(len(part), time.monotonic() - started)
+            start += len(part)
+            await self._emit(out)
+            if start < count:
+                await self._maybe_flush()
+                await asyncio.sleep(0)  # a slow chain lets heartbeats and other tasks run
+
     async def _emit(self, records: list[Any]) -> None:
         if not records:
             return
@@ -557,10 +587,14 @@ class StreamTask:
 
     async def _flush(self) -> None:
         self._last_flush = time.monotonic()
-        for writer in self._writers:
-            await writer.flush()
+        await self._flush_buffers()
         if self._chain.sink is not None:
             await self._chain.sink.flush()
+
+    async def _flush_buffers(self) -> None:
+        """Send the partly filled buffers of every output."""
+        for writer in self._writers:
+            await writer.flush()
 
     # ---------------------------------------------------------- latency markers
 

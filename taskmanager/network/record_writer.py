@@ -191,21 +191,28 @@ class RecordWriter:
         if pending_timestamps is not None:
             pending_timestamps.extend(timestamps)  # type: ignore[arg-type]
         if len(pending) >= self._buffer_records:
-            self._cut(channel)
+            self._cut(channel, whole=False)
 
-    def _cut(self, channel: int) -> None:
-        """Make the channel's pending records ready to send, in buffers of at most
-        ``buffer_records``."""
+    def _cut(self, channel: int, whole: bool = True) -> None:
+        """Make the channel's pending records ready to send in buffers of at most
+        ``buffer_records``. Unless ``whole``, only full buffers: the rest stays pending, since
+        a small buffer costs the same credit and per-buffer work as a full one."""
         pending = self._pending[channel]
         stamps = self._pending_timestamps[channel]
         limit = self._buffer_records
-        for start in range(0, len(pending), limit):
+        end = len(pending) if whole else len(pending) - len(pending) % limit
+        for start in range(0, end, limit):
             buffer = pending if len(pending) <= limit else pending[start:start + limit]
             if stamps is not None:
                 buffer = TimestampedBatch(buffer, stamps[start:start + limit])
             self._ready.append((channel, buffer))
-        self._pending[channel] = []
-        self._pending_timestamps[channel] = None
+        if end == len(pending):
+            self._pending[channel] = []
+            self._pending_timestamps[channel] = None
+        else:
+            self._pending[channel] = pending[end:]
+            if stamps is not None:
+                self._pending_timestamps[channel] = stamps[end:]
 
     @property
     def has_ready(self) -> bool:

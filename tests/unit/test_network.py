@@ -175,10 +175,41 @@ def test_buffers_are_sent_when_full_and_the_rest_on_flush():
         assert [buffer for _, buffer in consumer.drain()] == [[0, 1, 2, 3], [4, 5, 6, 7]]
         await writer.flush()
         assert [buffer for _, buffer in consumer.drain()] == [[8, 9]]
-        writer.emit(list(range(10, 19)))  # one large batch: cut into buffers of at most 4
+        writer.emit(list(range(10, 19)))  # one large batch: cut into buffers of 4
         await writer.send_ready()
-        assert [buffer for _, buffer in consumer.drain()] == [
-            [10, 11, 12, 13], [14, 15, 16, 17], [18]]
+        assert [buffer for _, buffer in consumer.drain()] == [[10, 11, 12, 13], [14, 15, 16, 17]]
+        writer.emit([19, 20, 21])  # the overflow [18] waited for these, costing no credit
+        await writer.send_ready()
+        assert [buffer for _, buffer in consumer.drain()] == [[18, 19, 20, 21]]
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("timestamped", [False, True])
+def test_buffers_cut_when_full_are_full_in_order_and_lose_nothing(timestamped):
+    async def scenario() -> None:
+        network = NetworkEnvironment(initial_credits=PLENTY)
+        consumers, channels = await local_pairs(network, 3)
+        writer = RecordWriter(channels, pb.HASH, buffer_records=7, key_selector=lambda r: r % 5,
+                              channel_subtasks=[0, 1, 2])
+        sent = 0
+        for size in [1, 30, 2, 7, 64, 3, 11, 100, 5]:
+            batch = list(range(sent, sent + size))
+            writer.emit(TimestampedBatch(batch, [-r for r in batch]) if timestamped else batch)
+            await writer.send_ready()
+            sent += size
+        before_flush = [[buffer for _, buffer in c.drain()] for c in consumers]
+        assert all(len(b) == 7 for buffers in before_flush for b in buffers)
+        await writer.flush()
+        for consumer, buffers in zip(consumers, before_flush):
+            buffers.extend(buffer for _, buffer in consumer.drain())
+        received = [r for buffers in before_flush for b in buffers for r in b]
+        assert sorted(received) == list(range(sent))
+        for buffers in before_flush:
+            records = [r for b in buffers for r in b]
+            assert records == sorted(records), "a channel's records keep their order"
+            if timestamped:
+                assert all(b.timestamps == [-r for r in b] for b in buffers)
 
     run(scenario())
 
