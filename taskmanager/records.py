@@ -11,6 +11,10 @@ keep records 1:1 (map, rolling reduce) reuse the input's timestamps list.
 
 Side outputs travel in the same batch as ``SideOutput`` records; the task's
 output routing sends each to the edge that reads its tag.
+
+A buffer of a hash-partitioned edge is a ``KeyedBatch``: the batch and each record's key,
+which the sender's partitioner computed, so that the keyed operator receiving it does not
+call the key selector again.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Iterable
 from itertools import compress, repeat
 from typing import Any
 
-__all__ = ["SideOutput", "TimestampedBatch", "concat_batches", "output_selector", "select_main",
+__all__ = ["KeyedBatch", "SideOutput", "TimestampedBatch", "concat_batches", "output_selector", "select_main",
            "select_side", "slice_batch"]
 
 
@@ -38,6 +42,26 @@ class TimestampedBatch(list[Any]):
 
     def __repr__(self) -> str:
         return f"TimestampedBatch({list(self)!r}, {self.timestamps!r})"
+
+
+class KeyedBatch:
+    """``records`` (a batch, timestamped or not) with ``keys[i]``, the key of ``records[i]``."""
+
+    __slots__ = ("keys", "records")
+
+    def __init__(self, records: list[Any], keys: list[Any]) -> None:
+        self.records = records
+        self.keys = keys
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return KeyedBatch, (self.records, self.keys)
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is KeyedBatch and other.records == self.records
+                and other.keys == self.keys)
+
+    def __repr__(self) -> str:
+        return f"KeyedBatch({self.records!r}, {self.keys!r})"
 
 
 class SideOutput:

@@ -66,7 +66,7 @@ from weir.taskmanager.operators.timestamps import (
     split_watermark_operator,
     with_source_watermarks,
 )
-from weir.taskmanager.records import TimestampedBatch, output_selector, slice_batch
+from weir.taskmanager.records import KeyedBatch, TimestampedBatch, output_selector, slice_batch
 from weir.taskmanager.slicing import BatchSlicer
 from weir.taskmanager.watermarks import EventTimeOutput, TaskEventTime
 
@@ -378,9 +378,11 @@ class StreamTask:
                 await self._idle()
                 continue
             channel, item = polled
-            if type(item) is list or type(item) is TimestampedBatch:
-                self.records_in += len(item)
-                await self._process(channel_inputs[channel], item)
+            kind = type(item)
+            if kind is list or kind is TimestampedBatch or kind is KeyedBatch:
+                records, keys = (item.records, item.keys) if kind is KeyedBatch else (item, None)
+                self.records_in += len(records)
+                await self._process(channel_inputs[channel], records, keys)
                 await self._maybe_flush()
                 await asyncio.sleep(0)  # let heartbeats, the network and other tasks run
             elif type(item) is CheckpointBarrier:
@@ -393,6 +395,9 @@ class StreamTask:
                 await self._emit_event_time(self._event_time.on_status(channel, item))
             elif type(item) is LatencyMarker:
                 await self._on_latency_marker(item)
+            else:
+                raise TypeError(f"a task received {type(item).__name__} on input channel "
+                                f"{channel}; only buffers and in-band events travel there")
 
     async def _idle(self) -> None:
         """Wait for input or a timer. Nothing more is ready, so partly filled buffers go
@@ -494,20 +499,23 @@ class StreamTask:
 
     # ------------------------------------------------------------------ output
 
-    async def _process(self, input_index: int, records: list[Any]) -> None:
-        """Run a batch from job edge ``input_index`` through the chain, in slices that take
-        about the buffer timeout each (``BatchSlicer``); each slice's output is sent on
-        before the next slice starts."""
+    async def _process(self, input_index: int, records: list[Any],
+                       keys: list[Any] | None = None) -> None:
+        """Run a batch from job edge ``input_index`` (with its records' keys, when a hash
+        partitioner sent them) through the chain, in slices that take about the buffer
+        timeout each (``BatchSlicer``); each slice's output is sent on before the next
+        slice starts."""
         slicer = self._slicer
         process_input = self._chain.process_input
         count = len(records)
         start = 0
         while start < count:
             size = slicer.size
-            part = records if start == 0 and size >= count else \
-                slice_batch(records, start, start + size)
+            whole = start == 0 and size >= count
+            part = records if whole else slice_batch(records, start, start + size)
+            part_keys = keys if whole or keys is None else keys[start:start + size]
             started = time.monotonic()
-            out = process_input(input_index, part)
+            out = process_input(input_index, part, part_keys)
             slicer.observe(len(part), time.monotonic() - started)
             start += len(part)
             await self._emit(out)

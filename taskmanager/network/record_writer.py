@@ -6,7 +6,8 @@ buffer timeout) from its mailbox loop, one sender at a time, so every channel
 sees its buffers in order.
 
 A timestamped batch is partitioned with its timestamps; a channel's buffer holds
-either timestamped or plain records, so a change of kind sends the buffer.
+either timestamped or plain records, so a change of kind sends the buffer. A hash
+partitioner computes each record's key once and sends it along (``KeyedBatch``).
 With ``select``, the edge reads only part of the output (a side output, or
 the main output of an operator that has side outputs).
 """
@@ -21,7 +22,7 @@ from typing import Any
 from weir.keygroups import key_group_to_operator_table, stable_hash
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.network.environment import OutputChannel
-from weir.taskmanager.records import TimestampedBatch
+from weir.taskmanager.records import KeyedBatch, TimestampedBatch
 
 __all__ = ["RecordWriter"]
 
@@ -40,6 +41,7 @@ class RecordWriter:
         self._select = select
         self._pending: list[list[Any]] = [[] for _ in channels]
         self._pending_timestamps: list[list[Any] | None] = [None for _ in channels]
+        self._pending_keys: list[list[Any]] | None = None  # a hash partitioner's
         self._ready: deque[tuple[int, Any]] = deque()
         self._buffer_records = buffer_records
         self._next_channel = 0
@@ -53,6 +55,8 @@ class RecordWriter:
             self._channel_of_group = [position.get(s, s) for s in table]
             self._max_parallelism = max_parallelism
             self._channel_of_key: dict[Any, int] = {}  # see _channel_of_new_key
+            if len(channels) > 1:
+                self._pending_keys = [[] for _ in channels]
         if partitioner == pb.CUSTOM:
             assert key_selector is not None and partition_function is not None
             self._key_selector = key_selector
@@ -108,41 +112,15 @@ class RecordWriter:
             self._append(channel, records, timestamps)
 
     def _emit_hash(self, records: list[Any], timestamps: list[Any] | None) -> None:
-        if timestamps is not None:
-            self._emit_hash_timestamped(records, timestamps)
-            return
-        n = len(self._channels)
-        buckets: list[list[Any]] = [[] for _ in range(n)]
         key_of = self._key_selector
-        cache = self._channel_of_key
-        cached = cache.get
-        for record in records:
-            key = key_of(record)
-            channel = cached(key)
-            if channel is None:
-                channel = self._channel_of_new_key(key)
-            buckets[channel].append(record)
-        for channel, bucket in enumerate(buckets):
-            if bucket:
-                self._append(channel, bucket, None)
-
-    def _emit_hash_timestamped(self, records: list[Any], timestamps: list[Any]) -> None:
-        n = len(self._channels)
-        buckets: list[list[Any]] = [[] for _ in range(n)]
-        stamps: list[list[Any]] = [[] for _ in range(n)]
-        key_of = self._key_selector
-        cache = self._channel_of_key
-        cached = cache.get
-        for record, timestamp in zip(records, timestamps):
-            key = key_of(record)
-            channel = cached(key)
-            if channel is None:
-                channel = self._channel_of_new_key(key)
-            buckets[channel].append(record)
-            stamps[channel].append(timestamp)
-        for channel, bucket in enumerate(buckets):
-            if bucket:
-                self._append(channel, bucket, stamps[channel])
+        keys = [key_of(record) for record in records]
+        cached = self._channel_of_key.get
+        channels = [cached(key) for key in keys]
+        if None in channels:
+            new = self._channel_of_new_key
+            channels = [new(key) if channel is None else channel
+                        for key, channel in zip(keys, channels)]
+        self._append_buckets(channels, records, timestamps, keys)
 
     def _emit_custom(self, records: list[Any], timestamps: list[Any] | None) -> None:
         n = len(self._channels)
@@ -165,20 +143,19 @@ class RecordWriter:
         return channel
 
     def _append_buckets(self, channels: list[int], records: list[Any],
-                        timestamps: list[Any] | None) -> None:
-        buckets: list[list[Any]] = [[] for _ in self._channels]
-        for channel, record in zip(channels, records):
-            buckets[channel].append(record)
-        stamps: list[list[Any]] | None = None
-        if timestamps is not None:
-            stamps = [[] for _ in self._channels]
-            for channel, timestamp in zip(channels, timestamps):
-                stamps[channel].append(timestamp)
+                        timestamps: list[Any] | None, keys: list[Any] | None = None) -> None:
+        """Append ``records[i]`` (with its timestamp and key) to channel ``channels[i]``."""
+        n = len(self._channels)
+        buckets = _bucketed(channels, records, n)
+        stamps = None if timestamps is None else _bucketed(channels, timestamps, n)
+        key_buckets = None if keys is None else _bucketed(channels, keys, n)
         for channel, bucket in enumerate(buckets):
             if bucket:
-                self._append(channel, bucket, None if stamps is None else stamps[channel])
+                self._append(channel, bucket, None if stamps is None else stamps[channel],
+                             None if key_buckets is None else key_buckets[channel])
 
-    def _append(self, channel: int, records: list[Any], timestamps: list[Any] | None) -> None:
+    def _append(self, channel: int, records: list[Any], timestamps: list[Any] | None,
+                keys: list[Any] | None = None) -> None:
         pending = self._pending[channel]
         pending_timestamps = self._pending_timestamps[channel]
         if (timestamps is None) is not (pending_timestamps is None):
@@ -190,6 +167,8 @@ class RecordWriter:
         pending.extend(records)
         if pending_timestamps is not None:
             pending_timestamps.extend(timestamps)  # type: ignore[arg-type]
+        if keys is not None:
+            self._pending_keys[channel].extend(keys)  # type: ignore[index]
         if len(pending) >= self._buffer_records:
             self._cut(channel, whole=False)
 
@@ -199,20 +178,24 @@ class RecordWriter:
         a small buffer costs the same credit and per-buffer work as a full one."""
         pending = self._pending[channel]
         stamps = self._pending_timestamps[channel]
+        keys = None if self._pending_keys is None else self._pending_keys[channel]
         limit = self._buffer_records
         end = len(pending) if whole else len(pending) - len(pending) % limit
+        whole_buffer = len(pending) <= limit
         for start in range(0, end, limit):
-            buffer = pending if len(pending) <= limit else pending[start:start + limit]
+            buffer = pending if whole_buffer else pending[start:start + limit]
             if stamps is not None:
-                buffer = TimestampedBatch(buffer, stamps[start:start + limit])
+                buffer = TimestampedBatch(buffer, stamps if whole_buffer
+                                          else stamps[start:start + limit])
+            if keys is not None:
+                buffer = KeyedBatch(buffer, keys if whole_buffer else keys[start:start + limit])
             self._ready.append((channel, buffer))
-        if end == len(pending):
-            self._pending[channel] = []
-            self._pending_timestamps[channel] = None
-        else:
-            self._pending[channel] = pending[end:]
-            if stamps is not None:
-                self._pending_timestamps[channel] = stamps[end:]
+        rest = slice(end, None)
+        self._pending[channel] = pending[rest] if end else pending
+        if stamps is not None:
+            self._pending_timestamps[channel] = stamps[rest] if end < len(pending) else None
+        if keys is not None:
+            self._pending_keys[channel] = keys[rest] if end else keys  # type: ignore[index]
 
     @property
     def has_ready(self) -> bool:
@@ -238,3 +221,12 @@ class RecordWriter:
         await self.flush()
         for channel in self._channels:
             await channel.send(event)
+
+
+def _bucketed(channels: list[int], values: list[Any], n: int) -> list[list[Any]]:
+    """``values`` sorted into ``n`` lists by ``channels`` (parallel to ``values``), in order."""
+    buckets: list[list[Any]] = [[] for _ in range(n)]
+    appends = [bucket.append for bucket in buckets]
+    for channel, value in zip(channels, values):
+        appends[channel](value)
+    return buckets

@@ -120,6 +120,12 @@ class StreamOperator:
     def process_batch(self, records: list[Any]) -> list[Any]:
         raise NotImplementedError
 
+    def process_keyed_batch(self, records: list[Any], keys: list[Any]) -> list[Any]:
+        """A batch whose keys (``keys[i]`` of ``records[i]``) the sender's hash partitioner
+        computed: keyed operators use them instead of calling their key selector again;
+        others ignore them."""
+        return self.process_batch(records)
+
     def process_watermark(self, watermark: int) -> list[Any]:
         """Event time reached ``watermark``: fire event-time timers; return their outputs."""
         return []

@@ -301,8 +301,8 @@ class KeyedBroadcastProcessOperator(KeyedProcessOperator, TwoInputOperator):
         return BroadcastOperatorState(self.broadcast.maps, keyed)
 
     def process_batch1(self, records: list[Any]) -> list[Any]:
-        return self.process_keyed(records, self.key_selector, self.function.process_element,
-                                  self._ctx)
+        return self.process_keyed(records, map(self.key_selector, records),
+                                  self.function.process_element, self._ctx)
 
     def process_batch2(self, records: list[Any]) -> list[Any]:
         self.backend.current_key = None  # broadcast records have no key

@@ -107,14 +107,24 @@ class OperatorChain:
             operator.num_records_out += len(records)
         return records
 
-    def process_input(self, input_index: int, records: list[Any]) -> list[Any]:
+    def process_input(self, input_index: int, records: list[Any],
+                      keys: list[Any] | None = None) -> list[Any]:
         """Run a batch that came on job edge ``input_index`` through the chain; a two-input
-        head operator learns which of its inputs it belongs to."""
+        head operator learns which of its inputs it belongs to, a keyed head the keys the
+        sender's hash partitioner computed (``keys``, None when it sent none)."""
         two_input = self._two_input
-        if two_input is None:
+        if two_input is None and (keys is None or not self._sync):
             return self.process(records)
-        records = two_input.process_input(input_index, records)
-        return self.process(records, 1) if records else records
+        head = self._sync[0]
+        head.num_records_in += len(records)
+        if two_input is not None:
+            records = two_input.process_input(input_index, records, keys)
+        else:
+            records = head.process_keyed_batch(records, keys)  # type: ignore[arg-type]
+        if not records:
+            return records
+        head.num_records_out += len(records)
+        return self.process(records, 1)
 
     def _emit_from_each(self, produce: Callable[[StreamOperator], list[Any]]) -> list[Any]:
         """Call ``produce`` on each operator in chain order; its output runs through the rest."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from weir.checkpoint.redistribution import RedistributedState
@@ -62,17 +62,18 @@ class KeyedReduceOperator(StreamOperator):
         _dispose(self)
 
     def process_batch(self, records: list[Any]) -> list[Any]:
+        return self.process_keyed_batch(records, map(self._key_selector, records))
+
+    def process_keyed_batch(self, records: list[Any], keys: Iterable[Any]) -> list[Any]:
         if self._batch:
-            self._accumulate(records)
+            self._accumulate(records, keys)
             return []
         table = self._table
         get = table.get
-        key_of = self._key_selector
         reduce = self._reduce
         out: list[Any] = []
         append = out.append
-        for record in records:
-            key = key_of(record)
+        for record, key in zip(records, keys):
             acc = get(key, _MISSING)
             acc = record if acc is _MISSING else reduce(acc, record)
             table[key] = acc
@@ -81,13 +82,11 @@ class KeyedReduceOperator(StreamOperator):
             return TimestampedBatch(out, records.timestamps)
         return out
 
-    def _accumulate(self, records: list[Any]) -> None:
+    def _accumulate(self, records: list[Any], keys: Iterable[Any]) -> None:
         table = self._table
         get = table.get
-        key_of = self._key_selector
         reduce = self._reduce
-        for record in records:
-            key = key_of(record)
+        for record, key in zip(records, keys):
             acc = get(key, _MISSING)
             table[key] = record if acc is _MISSING else reduce(acc, record)
         self._timed = self._timed or isinstance(records, TimestampedBatch)
@@ -249,20 +248,23 @@ class KeyedProcessOperator(KeyedOperator):
             self.function.open(StreamingRuntimeContext(context, self.backend))
 
     def process_batch(self, records: list[Any]) -> list[Any]:
-        return self.process_keyed(records, self.key_selector, self.function.process_element,
-                                  self._ctx)
+        return self.process_keyed_batch(records, map(self.key_selector, records))
 
-    def process_keyed(self, records: list[Any], key_of: Callable[[Any], Any],
+    def process_keyed_batch(self, records: list[Any], keys: Iterable[Any]) -> list[Any]:
+        return self.process_keyed(records, keys, self.function.process_element, self._ctx)
+
+    def process_keyed(self, records: list[Any], keys: Iterable[Any],
                       process: Callable[[Any, Any], Any], ctx: Any) -> list[Any]:
-        """The outputs of ``process(record, ctx)`` for each record with its key current;
-        ``ctx.current_timestamp`` is the record's timestamp meanwhile."""
+        """The outputs of ``process(record, ctx)`` for each record with its key (``keys``,
+        parallel to ``records``) current; ``ctx.current_timestamp`` is the record's
+        timestamp meanwhile."""
         backend = self.backend
         output = self.output
         collect = output.collect
         timestamps = records.timestamps if isinstance(records, TimestampedBatch) else None
         output.start(timestamps is not None)
-        for index, record in enumerate(records):
-            backend.current_key = key_of(record)
+        for index, (record, key) in enumerate(zip(records, keys)):
+            backend.current_key = key
             if timestamps is not None:
                 output.timestamp = ctx.current_timestamp = timestamps[index]
             collect(process(record, ctx))

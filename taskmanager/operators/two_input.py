@@ -44,8 +44,10 @@ class TwoInputOperator(StreamOperator):
 
     first_input_edges: int
 
-    def process_input(self, input_index: int, records: list[Any]) -> list[Any]:
-        """A batch that came on job edge ``input_index``; returns the outputs."""
+    def process_input(self, input_index: int, records: list[Any],
+                      keys: list[Any] | None = None) -> list[Any]:
+        """A batch that came on job edge ``input_index``; returns the outputs. ``keys``:
+        its records' keys, when a hash partitioner sent them (keyed operators use them)."""
         if input_index < self.first_input_edges:
             return self.process_batch1(records)
         return self.process_batch2(records)
@@ -148,10 +150,11 @@ class KeyedCoProcessOperator(KeyedProcessOperator, TwoInputOperator):
         super().open(context)
         self._ctx = _KeyedCoContext(self)
 
-    def process_batch1(self, records: list[Any]) -> list[Any]:
-        return self.process_keyed(records, self.key_selector, self.function.process_element1,
-                                  self._ctx)
-
-    def process_batch2(self, records: list[Any]) -> list[Any]:
-        return self.process_keyed(records, self._key_selector2,
-                                  self.function.process_element2, self._ctx)
+    def process_input(self, input_index: int, records: list[Any],
+                      keys: list[Any] | None = None) -> list[Any]:
+        first = input_index < self.first_input_edges
+        process = self.function.process_element1 if first else self.function.process_element2
+        if keys is not None:
+            return self.process_keyed(records, keys, process, self._ctx)
+        key_of = self.key_selector if first else self._key_selector2
+        return self.process_keyed(records, map(key_of, records), process, self._ctx)

@@ -31,7 +31,7 @@ end of input advances event time, not the clock (as in Flink).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from weir.common.constants import MAX_LONG_VALUE
@@ -118,20 +118,24 @@ class WindowOperator(KeyedOperator):
     # ---------------------------------------------------------------- elements
 
     def process_batch(self, records: list[Any]) -> list[Any]:
+        return self.process_keyed_batch(records, map(self.key_selector, records))
+
+    def process_keyed_batch(self, records: list[Any], keys: Iterable[Any]) -> list[Any]:
         timestamps = records.timestamps if isinstance(records, TimestampedBatch) else None
         if self.is_event_time and (timestamps is None or None in timestamps):
             raise ValueError(NO_TIMESTAMP_MESSAGE)
         output = self.output
         output.start(True)
         if self._fast:
-            self._process_event_time_panes(records, timestamps)  # type: ignore[arg-type]
+            self._process_event_time_panes(records, timestamps, keys)  # type: ignore[arg-type]
         else:
             stamps = timestamps if timestamps is not None else [None] * len(records)
-            for value, timestamp in zip(records, stamps):
-                self._process_element(value, timestamp)
+            for value, timestamp, key in zip(records, stamps, keys):
+                self._process_element(value, timestamp, key)
         return output.take()
 
-    def _process_event_time_panes(self, records: list[Any], timestamps: list[int]) -> None:
+    def _process_event_time_panes(self, records: list[Any], timestamps: list[int],
+                                  keys: Iterable[Any]) -> None:
         """``_process_element`` for the event-time trigger on non-merging windows.
 
         Contents are read and written through the backend's namespaced table, as
@@ -141,7 +145,6 @@ class WindowOperator(KeyedOperator):
         gcd(size, slide) (plus offset), and consecutive records mostly share such
         a slot, so windows and their panes are looked up once per run of records.
         """
-        key_of = self.key_selector
         watermark = self.watermark
         lateness = self.allowed_lateness
         kind = self._kind
@@ -155,7 +158,7 @@ class WindowOperator(KeyedOperator):
         slot_size, offset = self._slots or (0, 0)
         last_slot: int | None = None
         targets: list[tuple[Window, int, Panes]] = []
-        for value, timestamp in zip(records, timestamps):
+        for value, timestamp, key in zip(records, timestamps, keys):
             if not slot_size:
                 targets = self._open_panes(assign(value, timestamp, context))
             elif (slot := timestamp - (timestamp - offset) % slot_size) != last_slot:
@@ -165,7 +168,6 @@ class WindowOperator(KeyedOperator):
                 if timestamp + lateness <= watermark:
                     self._late(value, timestamp)
                 continue
-            key = key_of(value)
             for window, end, panes in targets:
                 contents = panes.get(key, _MISSING)
                 if kind == "aggregating":
@@ -193,9 +195,9 @@ class WindowOperator(KeyedOperator):
                                setdefault(window, {}) if panes is None else panes))
         return opened
 
-    def _process_element(self, value: Any, timestamp: Any) -> None:
+    def _process_element(self, value: Any, timestamp: Any, key: Any) -> None:
         backend = self.backend
-        backend.current_key = self.key_selector(value)
+        backend.current_key = key
         windows = self.assigner.assign_windows(value, timestamp, self.assigner_context)
         skipped = True
         if self.merging:
