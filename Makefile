@@ -58,9 +58,10 @@ test-tools:
 test: $(VENV)/.installed-test test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# One table (W1/W2 at p=1,2,4 beside the plain loop, the paced latency run), also written to
+# benchmarks/results/ as JSON; BENCH_ARGS e.g. "--events 200000 --rounds 1 --latency-seconds 3".
 bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/run.py
-	$(BIN)/python benchmarks/checkpoints.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 proto: $(VENV)/.installed-test
 	$(BIN)/python scripts/gen_proto.py

@@ -1,22 +1,23 @@
 """W1/W2 of two revisions of weir, interleaved in one session: the way to show what a change
-costs or saves. Each round runs ``benchmarks/run.py`` once for the base revision and once for
-the working tree (alternating which goes first), each in its own process with its own local
-cluster; the medians over the rounds are printed side by side with the plain-Python loop.
+costs or saves. Each round runs ``benchmarks/run.py --rounds 1 --skip-latency`` once for the
+base revision and once for the working tree (alternating which goes first), each in its own
+process with its own local cluster, and reads the JSON it writes; the medians over the rounds
+are printed side by side with the plain-Python loop.
 
 The base revision is laid out from ``git archive`` as it would be installed and put first on
 PYTHONPATH (Ray's workers inherit it); the workloads and this harness are the working
 tree's, so both revisions run the same jobs.
 
 Usage: python benchmarks/compare.py BASE_REV [--rounds R] [--events N]
-                                   [--workloads W1,W2] [--parallelism 1,2]
+                                   [--workloads W1,W2] [--parallelism 1,2,4]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -30,8 +31,6 @@ sys.path.insert(0, str(REPO))
 
 from scripts.installed_checks import installed_layout
 
-_RATE = re.compile(r"^(W\d) (plain Python loop|weir p=(\d+)):\s+([\d,]+) events/s")
-
 
 def base_layout(revision: str, scratch: Path) -> Path:
     """``revision``'s package laid out as installed, under ``scratch``."""
@@ -43,24 +42,24 @@ def base_layout(revision: str, scratch: Path) -> Path:
     return installed_layout(scratch / "site", checkout)
 
 
-def one_run(pythonpath: str | None, args: argparse.Namespace) -> dict[str, float]:
+def one_run(pythonpath: str | None, args: argparse.Namespace, scratch: Path
+            ) -> dict[str, float]:
     """One ``run.py`` process; events/s by 'W1 weir p=2', 'W1 plain Python loop', …"""
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    output = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--runs", "1",
+    result_path = scratch / "result.json"
+    process = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--rounds", "1", "--skip-latency",
          "--events", str(args.events), "--workloads", args.workloads,
-         "--parallelism", args.parallelism],
-        env=env, check=True, capture_output=True, text=True).stdout
-    if "MISMATCH" in output:
-        raise SystemExit(f"a run gave wrong results:\n{output}")
-    rates = {}
-    for line in output.splitlines():
-        match = _RATE.match(line)
-        if match:
-            rates[f"{match.group(1)} {match.group(2)}"] = float(match.group(4).replace(",", ""))
-    return rates
+         "--parallelism", args.parallelism, "--json", str(result_path)],
+        env=env, check=False, capture_output=True, text=True)
+    if process.returncode != 0:
+        raise SystemExit(f"run.py failed or gave wrong results:\n{process.stdout}"
+                         f"{process.stderr[-3000:]}")
+    return {f"{row['workload']} " + ("plain Python loop" if row["parallelism"] is None
+                                     else f"weir p={row['parallelism']}"): row["events_per_s"]
+            for row in json.loads(result_path.read_text())["rows"]}
 
 
 def main() -> int:
@@ -70,7 +69,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--workloads", default="W1,W2")
-    parser.add_argument("--parallelism", default="1,2")
+    parser.add_argument("--parallelism", default="1,2,4")
     args = parser.parse_args()
     samples: dict[str, dict[str, list[float]]] = {"base": defaultdict(list),
                                                   "head": defaultdict(list)}
@@ -79,7 +78,7 @@ def main() -> int:
         for round_ in range(args.rounds):
             order = ("base", "head") if round_ % 2 == 0 else ("head", "base")
             for side in order:
-                for key, rate in one_run(paths[side], args).items():
+                for key, rate in one_run(paths[side], args, Path(scratch)).items():
                     samples[side][key].append(rate)
             print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     print(f"medians of {args.rounds} interleaved rounds, {args.events:,} events, "

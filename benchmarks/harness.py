@@ -1,5 +1,6 @@
 """What every benchmark here shares: a local cluster that is up before any timing starts,
-and one timed run of a workload checked against the plain-Python loop's answer."""
+one timed job execution with the CPU time its TaskManagers spent on it, and one timed run of
+a workload checked against the plain-Python loop's answer."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ import contextlib
 import inspect
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import ray
 from workloads import read_counts
 
 from weir.datastream import StreamExecutionEnvironment
 from weir.jobmanager.local_cluster import LocalCluster
+from weir.jobmanager.resource_manager import RAY_NAMESPACE
 
 BENCH_METRICS = "WEIR_BENCH_METRICS"
 Build = Callable[[StreamExecutionEnvironment, int, str], None]
@@ -26,7 +31,8 @@ Configure = Callable[[StreamExecutionEnvironment], None]
 
 @contextlib.contextmanager
 def local_cluster(taskmanagers: int = 2, slots: int = 2) -> Iterator[LocalCluster]:
-    """A local cluster that ``env.execute()`` submits to; its start-up time is printed.
+    """A local cluster that ``env.execute()`` submits to; its start-up time is printed (to
+    stderr: stdout is for the benchmark's results).
 
     With ``WEIR_BENCH_METRICS=1`` its Prometheus endpoints are on and scraped every second,
     as Prometheus would (a revision without metrics, e.g. compare.py's base, ignores it).
@@ -39,7 +45,7 @@ def local_cluster(taskmanagers: int = 2, slots: int = 2) -> Iterator[LocalCluste
     cluster = LocalCluster(taskmanagers=taskmanagers, slots=slots, **extra).start()
     print(f"cluster start-up: {time.perf_counter() - started:.2f} s (Ray, JobManager, "
           f"{taskmanagers} TaskManagers{', metrics scraped every 1 s' if metrics else ''})",
-          flush=True)
+          file=sys.stderr, flush=True)
     os.environ["WEIR_JOBMANAGER"] = cluster.address
     os.environ["WEIR_TOKEN"] = cluster.token
     stop = threading.Event()
@@ -63,12 +69,55 @@ def _scrape(cluster: LocalCluster, stop: threading.Event) -> None:
                 response.read()
 
 
+def taskmanager_pids() -> list[int]:
+    """The process ids of the cluster's TaskManager actors (named ``taskmanager-<n>`` in
+    Ray namespace ``weir``; ``ping`` answers with the actor's pid)."""
+    names = [actor["name"] for actor in ray.util.list_named_actors(all_namespaces=True)
+             if actor["namespace"] == RAY_NAMESPACE and actor["name"].startswith("taskmanager-")]
+    return ray.get([ray.get_actor(name, namespace=RAY_NAMESPACE).ping.remote()
+                    for name in names])
+
+
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU seconds the processes ``pids`` used so far, all threads included
+    (from ``/proc/<pid>/stat``); None where there is no ``/proc``, or a process is gone."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One job run: its id, the JobManager's submit-to-finish time, and the CPU time the
+    TaskManager processes used meanwhile (None where it cannot be read)."""
+
+    job_id: str
+    runtime_s: float
+    taskmanager_cpu_s: float | None
+
+
+def execute(env: StreamExecutionEnvironment, name: str) -> Execution:
+    """``env.execute(name)``, with the TaskManagers' CPU time read just before and after."""
+    pids = taskmanager_pids()
+    before = cpu_seconds(pids)
+    result = env.execute(name)
+    after = cpu_seconds(pids)
+    cpu = None if before is None or after is None else after - before
+    return Execution(result.get_job_id(), result.get_net_runtime() / 1000, cpu)
+
+
 @dataclass(frozen=True)
 class Run:
     job_id: str
     events_per_s: float
     results: int
     checksum: float
+    cpu_us_per_event: float | None = None  # TaskManagers' user+system CPU / events
 
     def matches(self, expected: tuple[int, float]) -> bool:
         return (self.results, round(self.checksum, 3)) == (expected[0], round(expected[1], 3))
@@ -84,6 +133,8 @@ def run_job(name: str, build: Build, n: int, parallelism: int,
         if configure is not None:
             configure(env)
         build(env, n, out_dir)
-        result = env.execute(name)
+        execution = execute(env, name)
         results, checksum = read_counts(out_dir)
-    return Run(result.get_job_id(), n / (result.get_net_runtime() / 1000), results, checksum)
+    cpu = execution.taskmanager_cpu_s
+    return Run(execution.job_id, n / execution.runtime_s, results, checksum,
+               None if cpu is None else cpu / n * 1e6)

@@ -1,56 +1,111 @@
-"""Runs W1 and W2 on a local cluster (2 TaskManagers) at parallelism 1 and 2, beside the
-plain-Python loop, and prints medians of several runs.
+"""``make bench``: W1 and W2 at each parallelism beside the plain-Python loop, and the paced
+latency run, on one local cluster (2 TaskManagers × 2 slots); prints one table and writes it,
+with every run's figures, to ``benchmarks/results/<UTC time>-<git rev>.json``.
 
-Usage: python benchmarks/run.py [--events N] [--runs R] [--workloads W1,W2] [--parallelism 1,2]
+Each of ``--rounds`` rounds runs every plain loop and every (workload, parallelism) job once,
+in reverse order every other round; the table shows medians over the rounds. events/s =
+N / the JobManager's submit-to-finish time (the cluster is up before any timing starts);
+"vs loop" = events/s ÷ the plain loop's events/s in the same round; CPU = user+system time of
+the TaskManager processes per event (for a plain loop: its own thread's). The paced run
+(benchmarks/latency.py) runs once, after the rounds.
 
-events/s = N / job run time (JobManager's submit-to-finish time, cluster already up);
-cluster start-up is reported separately.
+Usage: python benchmarks/run.py [--events N] [--rounds R] [--workloads W1,W2]
+           [--parallelism 1,2,4] [--skip-latency] [--latency-seconds S] [--json PATH]
+       python benchmarks/run.py --compare A.json B.json
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
+from dataclasses import asdict
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import local_cluster, run_job
+from latency import run_paced
+from report import compare, format_table, summarize, write_result
 from workloads import WORKLOADS
+
+TASKMANAGERS = 2
+SLOTS = 2
+
+
+def plain_sample(workload: str, n: int, round_: int) -> dict[str, Any]:
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    WORKLOADS[workload][1](n)
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+    return {"workload": workload, "parallelism": None, "round": round_,
+            "events_per_s": n / elapsed, "cpu_us_per_event": cpu / n * 1e6}
+
+
+def job_sample(workload: str, n: int, parallelism: int, round_: int,
+               expected: tuple[int, float]) -> dict[str, Any]:
+    run = run_job(f"{workload}-p{parallelism}", WORKLOADS[workload][0], n, parallelism)
+    return {"workload": workload, "parallelism": parallelism, "round": round_,
+            "events_per_s": run.events_per_s, "cpu_us_per_event": run.cpu_us_per_event,
+            "job_id": run.job_id, "results": run.results, "checksum": run.checksum,
+            "correct": run.matches(expected)}
+
+
+def throughput_rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every plain loop and job once per round, interleaved; each job's results are checked
+    against the plain loop's (computed once, before the rounds)."""
+    n = args.events
+    expected = {w: WORKLOADS[w][1](n) for w in args.workloads}
+    steps = [(w, p) for w in args.workloads for p in (None, *args.parallelism)]
+    samples = []
+    for round_ in range(args.rounds):
+        for workload, parallelism in steps if round_ % 2 == 0 else reversed(steps):
+            if parallelism is None:
+                sample = plain_sample(workload, n, round_)
+            else:
+                sample = job_sample(workload, n, parallelism, round_, expected[workload])
+            samples.append(sample)
+            print(f"round {round_ + 1}/{args.rounds}: {workload} "
+                  f"{'plain loop' if parallelism is None else f'p={parallelism}'} "
+                  f"{sample['events_per_s']:,.0f} events/s"
+                  f"{'' if sample.get('correct', True) else ' WRONG RESULTS'}",
+                  file=sys.stderr, flush=True)
+    return samples
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workloads", default="W1,W2", type=lambda s: s.split(","))
+    parser.add_argument("--parallelism", default="1,2,4",
+                        type=lambda s: [int(p) for p in s.split(",")])
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--json", metavar="PATH", help="where to write the results "
+                        "(default: benchmarks/results/<UTC time>-<git rev>.json)")
+    parser.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
+                        help="print two result files side by side, and run nothing")
+    return parser.parse_args()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=2_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workloads", default="W1,W2")
-    parser.add_argument("--parallelism", default="1,2")
-    args = parser.parse_args()
-    n = args.events
-
-    with local_cluster():
-        for name in args.workloads.split(","):
-            build, plain = WORKLOADS[name]
-            timings = []
-            for _ in range(args.runs):
-                t = time.perf_counter()
-                expected = plain(n)
-                timings.append(time.perf_counter() - t)
-            print(f"{name} plain Python loop: {n / statistics.median(timings):>12,.0f} events/s  "
-                  f"results={expected[0]} checksum={expected[1]:.1f}", flush=True)
-            for parallelism in (int(p) for p in args.parallelism.split(",")):
-                runs = [run_job(f"{name}-p{parallelism}", build, n, parallelism)
-                        for _ in range(args.runs)]
-                rates = [r.events_per_s for r in runs]
-                wrong = [r for r in runs if not r.matches(expected)]
-                status = f"MISMATCH {wrong[0].results} {wrong[0].checksum}" if wrong else "OK"
-                print(f"{name} weir p={parallelism}:      {statistics.median(rates):>12,.0f} "
-                      f"events/s  (runs: {', '.join(f'{r:,.0f}' for r in rates)})  "
-                      f"results={runs[-1].results} checksum={runs[-1].checksum:.1f} {status}",
-                      flush=True)
-    return 0
+    args = parse_args()
+    if args.compare:
+        print(compare(*args.compare))
+        return 0
+    with local_cluster(TASKMANAGERS, SLOTS):
+        samples = throughput_rounds(args)
+        paced = None if args.skip_latency else run_paced(seconds=args.latency_seconds)
+    rows = summarize(samples, paced)
+    settings = {"events": args.events, "rounds": args.rounds,
+                "taskmanagers": TASKMANAGERS, "slots": SLOTS}
+    print(format_table(rows, settings))
+    path = write_result(settings, rows, samples, None if paced is None else asdict(paced),
+                        args.json)
+    print(f"written to {path}")
+    return 0 if all(s.get("correct", True) for s in samples) else 1
 
 
 if __name__ == "__main__":
