@@ -33,6 +33,7 @@ from typing import Any, assert_never
 import cloudpickle
 
 from weir.checkpoint import CheckpointingMode, checkpoint_settings
+from weir.config import ConfigError
 from weir.connector import SourceReader, SplitAwareSourceReader
 from weir.graph.deployment import ChannelKey, TaskDeployment
 from weir.graph.operators import OperatorSpec, SourceSpec
@@ -74,6 +75,7 @@ __all__ = ["StreamTask", "wall_clock_ms"]
 
 BUFFER_TIMEOUT = "execution.buffer-timeout"
 BUFFER_RECORDS = "taskmanager.network.buffer-records"
+CREDITS = "taskmanager.network.credits-per-channel"
 SOURCE_BATCH = "source.batch-records"
 
 
@@ -101,6 +103,10 @@ class StreamTask:
         self._buffer_timeout_s = max(timeout_ms, 0) / 1000.0
         self._slicer = BatchSlicer(self._buffer_timeout_s)
         self._buffer_records = int(config.get(BUFFER_RECORDS, "1000"))
+        self._credits = int(config.get(CREDITS, str(DEFAULT_INITIAL_CREDITS)))
+        if self._credits < 1:
+            raise ConfigError(f"{CREDITS} must be at least 1 (buffers a sender may have in "
+                             f"flight per channel); got {self._credits}")
         self._source_batch = int(config.get(SOURCE_BATCH, "1000"))
         self._latency_interval_s = latency_interval_ms(config) / 1000.0
         self._marker_due = False  # a source's latency marker is due
@@ -150,7 +156,7 @@ class StreamTask:
     def in_pool_usage(self) -> float:
         """The share of the input channels' credits whose buffers wait to be polled."""
         gate = self._gate
-        return gate.queued / (gate.channel_count * DEFAULT_INITIAL_CREDITS) if gate else 0.0
+        return gate.queued / (gate.channel_count * self._credits) if gate else 0.0
 
     @property
     def state_size(self) -> int:
@@ -173,8 +179,8 @@ class StreamTask:
         channels = self._output_channels
         if not channels:
             return 0.0
-        free = sum(min(c.credit.available, DEFAULT_INITIAL_CREDITS) for c in channels)
-        return 1.0 - free / (len(channels) * DEFAULT_INITIAL_CREDITS)
+        free = sum(min(c.credit.available, self._credits) for c in channels)
+        return 1.0 - free / (len(channels) * self._credits)
 
     # ------------------------------------------------------------------ driver
 
@@ -262,7 +268,7 @@ class StreamTask:
             key = d.channel_key(edge, producer)
             self._input_keys.append(key)
             self._channel_inputs.append(edge.input_index)
-            self._network.register_input(key, self._gate, index)
+            self._network.register_input(key, self._gate, index, self._credits)
 
     async def _open_outputs(self) -> None:
         d = self.deployment

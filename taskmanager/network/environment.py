@@ -116,7 +116,7 @@ class NetworkEnvironment:
         self._server: asyncio.base_events.Server | None = None
         self._peers: dict[tuple[str, int], Connection] = {}
         self._connecting: dict[tuple[str, int], asyncio.Future[Connection]] = {}
-        self._inputs: dict[ChannelKey, tuple[InputGate, int]] = {}
+        self._inputs: dict[ChannelKey, tuple[InputGate, int, int]] = {}  # gate, channel, credits
         self._local_outputs: dict[ChannelKey, LocalOutputChannel] = {}
         self._remote_outputs: dict[ChannelKey, RemoteOutputChannel] = {}
         self._subscribers: dict[ChannelKey, _RemoteSubscriber] = {}
@@ -168,8 +168,11 @@ class NetworkEnvironment:
 
     # ----------------------------------------------------------- consumer side
 
-    def register_input(self, key: ChannelKey, gate: InputGate, channel: int) -> None:
-        self._inputs[key] = (gate, channel)
+    def register_input(self, key: ChannelKey, gate: InputGate, channel: int,
+                       credits: int | None = None) -> None:
+        """Channel ``channel`` of ``gate`` reads ``key``; its sender gets ``credits`` (the
+        environment's initial credits by default)."""
+        self._inputs[key] = (gate, channel, credits or self._initial_credits)
         local = self._local_outputs.get(key)
         if local is not None:
             self._bind_local(key, local)
@@ -242,15 +245,15 @@ class NetworkEnvironment:
     # ---------------------------------------------------------------- binding
 
     def _bind_local(self, key: ChannelKey, output: LocalOutputChannel) -> None:
-        gate, channel = self._inputs[key]
+        gate, channel, credits = self._inputs[key]
         output.bind(gate, channel)
         gate.bind(channel, output.credit.add)
-        output.credit.add(self._initial_credits)
+        output.credit.add(credits)
 
     def _bind_remote(self, key: ChannelKey, subscriber: _RemoteSubscriber) -> None:
-        gate, channel = self._inputs[key]
+        gate, channel, credits = self._inputs[key]
         gate.bind(channel, subscriber.add_credit)
-        subscriber.add_credit(self._initial_credits)
+        subscriber.add_credit(credits)
 
     # ------------------------------------------------------------------ frames
 
