@@ -23,6 +23,7 @@ from weir.config.internal_ssl import InternalSslOptions
 from weir.graph.deployment import DeployedTask, TaskDeployment, TaskManagerInfo
 from weir.proto import jobmanager_pb2 as pb
 from weir.taskmanager.cancellation import TaskCancelerWatchdog
+from weir.taskmanager.garbage_collection import tune_for_streaming
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, task_id
 from weir.taskmanager.mailbox import (
     NotifyCheckpointAborted,
@@ -96,6 +97,7 @@ class TaskManagerActor:
         self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeats())
         self._metrics.track_state_size(self._task_snapshot)
         self._metrics.start()
+        tune_for_streaming()
         return await self.info()
 
     def _task_snapshot(self) -> list[StreamTask]:
