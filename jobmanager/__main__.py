@@ -20,7 +20,7 @@ from weir.config.internal_ssl import InternalSslOptions
 from weir.config.rest_ssl import RestSslOptions
 from weir.jobmanager.bind_policy import bind_refusal, insecure_warning
 from weir.jobmanager.resource_manager import (
-    RAY_NAMESPACE,
+    init_ray,
     taskmanager_memory,
     taskmanager_ray_resources,
 )
@@ -155,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                               advertised_host=args.advertised_host,
                               taskmanager_bind_host=args.taskmanager_bind_host,
                               configuration=configuration, metrics_port=args.metrics_port)
-    ray.init(address=args.ray_address, namespace=RAY_NAMESPACE, include_dashboard=False,
-             logging_level=logging.WARNING)
+    init_ray(args.ray_address)
     print(f"Ray cluster at {ray.get_runtime_context().gcs_address}", flush=True)
     try:
         asyncio.run(_serve(config))

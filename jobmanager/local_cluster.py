@@ -8,17 +8,19 @@ same gRPC path as a remote cluster, and shuts everything down when the job ends.
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import secrets
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from typing import Any
 
 import ray
 
 from weir.common.job_client import JobClient
 from weir.config import Configuration
 from weir.executors import submit_job
-from weir.jobmanager.resource_manager import RAY_NAMESPACE
+from weir.jobmanager.resource_manager import init_ray
 from weir.jobmanager.runner import JobManager, JobManagerConfig
 from weir.jobmanager.scheduler import required_slots
 from weir.proto import jobmanager_pb2 as pb
@@ -65,23 +67,35 @@ class LocalCluster:
         return self._jobmanager.metrics.port if self._jobmanager.metrics else 0
 
     def start(self) -> LocalCluster:
-        if not ray.is_initialized():
-            ray.init(namespace=RAY_NAMESPACE, include_dashboard=False,
-                     logging_level=logging.WARNING)
-            self._owns_ray = True
+        """Start Ray while the JobManager's thread loads the runtime (``JobManager.prepare``),
+        then the JobManager. On failure, stops what started and raises."""
         self._thread.start()
-        self._jobmanager = JobManager(self._config)
-        asyncio.run_coroutine_threadsafe(self._jobmanager.start(), self._loop).result()
+        jobmanager = self._jobmanager = JobManager(self._config)
+        try:
+            preparing = self._run(jobmanager.prepare())
+            try:
+                if not ray.is_initialized():
+                    self._owns_ray = True
+                    init_ray()
+            finally:
+                preparing.result()
+            self._run(jobmanager.open()).result()
+        except BaseException:
+            self.shutdown()
+            raise
         return self
 
     def shutdown(self) -> None:
         if self._jobmanager is not None:
-            asyncio.run_coroutine_threadsafe(self._jobmanager.stop(0.5), self._loop).result()
+            self._run(self._jobmanager.stop(0.5)).result()
             self._jobmanager = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         if self._owns_ray:
             ray.shutdown()
+
+    def _run(self, coroutine: Coroutine[Any, Any, None]) -> Future[None]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
 
 class LocalExecutor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -22,12 +23,26 @@ from weir.config.memory_sizes import parse_memory_size
 from weir.graph.deployment import TaskManagerInfo
 
 __all__ = ["RAY_NAMESPACE", "TASKMANAGER_RAY_RESOURCES", "RayResourceManager",
-           "TaskManagerSpec", "taskmanager_memory", "taskmanager_ray_resources"]
+           "TaskManagerSpec", "init_ray", "taskmanager_memory", "taskmanager_ray_resources"]
 
 log = logging.getLogger(__name__)
 RAY_NAMESPACE = "weir"
 TASKMANAGER_RAY_RESOURCES = "taskmanager.ray.resources"
 TASKMANAGER_MEMORY = "taskmanager.memory.process.size"
+
+
+def init_ray(address: str | None = None) -> None:
+    """Join the Ray cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one.
+
+    A Ray started here runs the v2 autoscaler monitor: v1's, on the SIGTERM of
+    ``ray.shutdown()``, reports its end to the GCS that was stopped just before, and is
+    killed only after a second; v2's exits at once. Nothing here autoscales either way.
+    Ray's token authentication stays on (Ray's default for a cluster it starts).
+    """
+    starts_ray = address is None and not os.environ.get("RAY_ADDRESS")
+    ray.init(address=address, namespace=RAY_NAMESPACE, include_dashboard=False,
+             logging_level=logging.WARNING,
+             _system_config={"enable_autoscaler_v2": True} if starts_ray else None)
 
 
 def taskmanager_memory(configuration: Mapping[str, str]) -> int | None:
@@ -172,11 +187,15 @@ class RayResourceManager:
         self._stopping = True
         for watcher in self._watchers.values():
             watcher.cancel()
-        for name, handle in list(self.handles.items()):
-            try:
-                await asyncio.wait_for(handle.shutdown.remote(), 5)
-            except Exception:
-                log.debug("graceful shutdown of %s failed", name, exc_info=True)
-            ray.kill(handle)
+        await asyncio.gather(*(self._stop_taskmanager(name, handle)
+                               for name, handle in self.handles.items()))
         self.handles.clear()
         self.infos.clear()
+
+    @staticmethod
+    async def _stop_taskmanager(name: str, handle: Any) -> None:
+        try:
+            await asyncio.wait_for(handle.shutdown.remote(), 5)
+        except Exception:
+            log.debug("graceful shutdown of %s failed", name, exc_info=True)
+        ray.kill(handle)

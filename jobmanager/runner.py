@@ -48,13 +48,16 @@ class JobManagerConfig:
 
 
 class JobManager:
-    """Start with ``await start()`` on the event loop that will serve it (Ray must be initialized)."""
+    """Start with ``await start()`` on the event loop that will serve it (Ray must be
+    initialized), or in two steps: ``prepare()`` while Ray starts, then ``open()``."""
 
     def __init__(self, config: JobManagerConfig) -> None:
         self.config = config
         self.port = 0
         self._server: grpc.aio.Server | None = None
         self._resources: RayResourceManager | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._internal_ssl: InternalSslOptions | None = None
         self.metrics: JobManagerMetrics | None = None
         self._health = JobManagerHealth()
 
@@ -66,13 +69,29 @@ class JobManager:
         return f"{host}:{self.port}"
 
     async def start(self) -> None:
+        """``prepare()``, then ``open()``."""
+        await self.prepare()
+        await self.open()
+
+    async def prepare(self) -> None:
+        """What needs neither Ray nor a port: load the TaskManager runtime, build the
+        dispatcher. The embedded cluster runs it while Ray starts (not more: Ray forks its
+        processes then, which a running gRPC server would complain about)."""
         config = self.config
-        internal_ssl = InternalSslOptions.from_configuration(config.configuration)
+        self._internal_ssl = InternalSslOptions.from_configuration(config.configuration)
         resources = self._resources = RayResourceManager()
         self.metrics = JobManagerMetrics(config.configuration, config.metrics_enabled_by_default,
                                          config.metrics_port, config.advertised_host,
                                          lambda: resources.infos)
-        dispatcher = Dispatcher(self._resources, config.configuration, self.metrics)
+        self._dispatcher = Dispatcher(resources, config.configuration, self.metrics)
+
+    async def open(self) -> None:
+        """Serve gRPC and metrics, start the TaskManagers (Ray must be initialized), recover
+        the jobs of a previous JobManager."""
+        config = self.config
+        dispatcher, resources, metrics = self._dispatcher, self._resources, self.metrics
+        assert dispatcher is not None and resources is not None and metrics is not None, \
+            "prepare() first"
         await self._health.starting()
         self._server = create_server(dispatcher, config.token, config.max_message_bytes,
                                      self._health)
@@ -83,18 +102,19 @@ class JobManager:
         except RuntimeError as error:
             raise OSError(f"cannot listen on {config.host}:{config.port}: {error}") from None
         await self._server.start()
-        metrics_port = self.metrics.start(lambda: dispatcher.running_jobs)
+        metrics_port = metrics.start(lambda: dispatcher.running_jobs)
         if metrics_port:
-            log.info("metrics at http://%s:%s/metrics", self.metrics.options.host, metrics_port)
-        await self._resources.start(
+            log.info("metrics at http://%s:%s/metrics", metrics.options.host, metrics_port)
+        await resources.start(
             TaskManagerSpec(config.taskmanagers, config.slots, self.address, config.token,
                             bind_host=config.taskmanager_bind_host,
                             resources=taskmanager_ray_resources(config.configuration),
                             memory=taskmanager_memory(config.configuration),
-                            cluster_secret=secrets.token_bytes(32), internal_ssl=internal_ssl,
+                            cluster_secret=secrets.token_bytes(32),
+                            internal_ssl=self._internal_ssl,
                             jobmanager_tls_ca=config.tls.trusted_certificates if config.tls
                             else None,
-                            metrics_configuration=self.metrics.taskmanager_configuration),
+                            metrics_configuration=metrics.taskmanager_configuration),
             dispatcher.taskmanager_lost)
         await dispatcher.recover_jobs()
         await self._health.serving()

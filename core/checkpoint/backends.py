@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from weir.checkpoint.file_storage import FileCheckpointStorage
-from weir.checkpoint.s3_storage import S3CheckpointStorage
 from weir.checkpoint.storage import CheckpointStorage, parse_storage_uri
 
 __all__ = ["storage_for"]
@@ -22,5 +21,8 @@ def storage_for(uri: str, configuration: Mapping[str, str] | None = None) -> Che
     """
     parsed = parse_storage_uri(uri)
     if parsed.scheme == "s3":
+        # Imported here: the S3 client (obstore) loads only for jobs that use S3.
+        from weir.checkpoint.s3_storage import S3CheckpointStorage
+
         return S3CheckpointStorage.create(parsed, configuration or {})
     return FileCheckpointStorage(parsed.path)

@@ -18,17 +18,16 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-from prometheus_client import CollectorRegistry, make_wsgi_app
-from prometheus_client.exposition import ThreadingWSGIServer
-from prometheus_client.metrics_core import Metric as PromMetric
-from prometheus_client.registry import Collector
 
 from weir.config import ConfigError
 from weir.metrics.group import MetricRegistry
 from weir.metrics.types import Counter, Gauge, Histogram, MeterView
+
+if TYPE_CHECKING:
+    from prometheus_client.exposition import ThreadingWSGIServer
+    from prometheus_client.metrics_core import Metric as PromMetric
 
 __all__ = ["ENABLED", "HOST", "PORT", "MetricsServer", "PrometheusReporterOptions",
            "RegistryCollector", "parse_port_range"]
@@ -85,8 +84,9 @@ class PrometheusReporterOptions:
         return cls(enabled, host, parse_port_range(configuration.get(PORT, DEFAULT_PORTS)))
 
 
-class RegistryCollector(Collector):
-    """Turns the registry's metrics into Prometheus families, one per exported name."""
+class RegistryCollector:
+    """Turns the registry's metrics into Prometheus families, one per exported name (a
+    Prometheus ``Collector``; prometheus_client loads only when a process serves metrics)."""
 
     def __init__(self, registry: MetricRegistry) -> None:
         self._registry = registry
@@ -111,9 +111,11 @@ class RegistryCollector(Collector):
 
 
 def _family(families: dict[str, PromMetric], name: str, kind: str) -> PromMetric:
+    from prometheus_client.metrics_core import Metric
+
     family = families.get(name)
     if family is None:
-        family = families[name] = PromMetric(name, name, kind)
+        family = families[name] = Metric(name, name, kind)
     return family
 
 
@@ -146,6 +148,8 @@ class MetricsServer:
     def __init__(self, registry: MetricRegistry, options: PrometheusReporterOptions,
                  targets: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self._options = options
+        from prometheus_client import CollectorRegistry, make_wsgi_app
+
         self._targets = targets
         prometheus = CollectorRegistry(auto_describe=False)
         prometheus.register(RegistryCollector(registry))
@@ -164,6 +168,8 @@ class MetricsServer:
         Raises:
             OSError: no port of the range is free on the host.
         """
+        from prometheus_client.exposition import ThreadingWSGIServer
+
         last_error: OSError | None = None
         for port in self._options.ports:
             try:

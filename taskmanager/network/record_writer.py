@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any
 
 from weir.keygroups import key_group_to_operator_table, stable_hash
@@ -112,15 +113,28 @@ class RecordWriter:
             self._append(channel, records, timestamps)
 
     def _emit_hash(self, records: list[Any], timestamps: list[Any] | None) -> None:
+        # One loop per batch does it all: it is the exchange's per-record cost.
+        n = len(self._channels)
+        buckets: list[list[Any]] = [[] for _ in range(n)]
+        stamps: list[list[Any]] = [[] for _ in range(n)]
+        keys: list[list[Any]] = [[] for _ in range(n)]
+        add_record = [bucket.append for bucket in buckets]
+        add_stamp = [bucket.append for bucket in stamps]
+        add_key = [bucket.append for bucket in keys]
         key_of = self._key_selector
-        keys = [key_of(record) for record in records]
         cached = self._channel_of_key.get
-        channels = [cached(key) for key in keys]
-        if None in channels:
-            new = self._channel_of_new_key
-            channels = [new(key) if channel is None else channel
-                        for key, channel in zip(keys, channels)]
-        self._append_buckets(channels, records, timestamps, keys)
+        for record, timestamp in zip(records, repeat(None) if timestamps is None else timestamps):
+            key = key_of(record)
+            channel = cached(key)
+            if channel is None:
+                channel = self._channel_of_new_key(key)
+            add_record[channel](record)
+            add_stamp[channel](timestamp)
+            add_key[channel](key)
+        for channel, bucket in enumerate(buckets):
+            if bucket:
+                self._append(channel, bucket, None if timestamps is None else stamps[channel],
+                             keys[channel])
 
     def _emit_custom(self, records: list[Any], timestamps: list[Any] | None) -> None:
         n = len(self._channels)
@@ -143,16 +157,14 @@ class RecordWriter:
         return channel
 
     def _append_buckets(self, channels: list[int], records: list[Any],
-                        timestamps: list[Any] | None, keys: list[Any] | None = None) -> None:
-        """Append ``records[i]`` (with its timestamp and key) to channel ``channels[i]``."""
+                        timestamps: list[Any] | None) -> None:
+        """Append ``records[i]`` (with its timestamp) to channel ``channels[i]``."""
         n = len(self._channels)
         buckets = _bucketed(channels, records, n)
         stamps = None if timestamps is None else _bucketed(channels, timestamps, n)
-        key_buckets = None if keys is None else _bucketed(channels, keys, n)
         for channel, bucket in enumerate(buckets):
             if bucket:
-                self._append(channel, bucket, None if stamps is None else stamps[channel],
-                             None if key_buckets is None else key_buckets[channel])
+                self._append(channel, bucket, None if stamps is None else stamps[channel])
 
     def _append(self, channel: int, records: list[Any], timestamps: list[Any] | None,
                 keys: list[Any] | None = None) -> None:
