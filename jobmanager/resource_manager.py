@@ -23,7 +23,8 @@ from weir.config.memory_sizes import parse_memory_size
 from weir.graph.deployment import TaskManagerInfo
 
 __all__ = ["RAY_NAMESPACE", "TASKMANAGER_RAY_RESOURCES", "RayResourceManager",
-           "TaskManagerSpec", "init_ray", "taskmanager_memory", "taskmanager_ray_resources"]
+           "TaskManagerSpec", "init_ray", "ray_init_options", "taskmanager_memory",
+           "taskmanager_ray_resources"]
 
 log = logging.getLogger(__name__)
 RAY_NAMESPACE = "weir"
@@ -31,18 +32,26 @@ TASKMANAGER_RAY_RESOURCES = "taskmanager.ray.resources"
 TASKMANAGER_MEMORY = "taskmanager.memory.process.size"
 
 
-def init_ray(address: str | None = None) -> None:
-    """Join the Ray cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one.
+def ray_init_options(address: str | None, environ: Mapping[str, str]) -> dict[str, Any]:
+    """``ray.init``'s arguments for a JobManager joining the Ray cluster at ``address`` (or
+    ``RAY_ADDRESS`` in ``environ``), or, with neither, starting a local one.
 
     A Ray started here runs the v2 autoscaler monitor: v1's, on the SIGTERM of
     ``ray.shutdown()``, reports its end to the GCS that was stopped just before, and is
     killed only after a second; v2's exits at once. Nothing here autoscales either way.
-    Ray's token authentication stays on (Ray's default for a cluster it starts).
+    Ray's token authentication stays on (Ray's default for a cluster it starts). Ray refuses
+    a ``_system_config`` when joining a cluster, hence none then.
     """
-    starts_ray = address is None and not os.environ.get("RAY_ADDRESS")
-    ray.init(address=address, namespace=RAY_NAMESPACE, include_dashboard=False,
-             logging_level=logging.WARNING,
-             _system_config={"enable_autoscaler_v2": True} if starts_ray else None)
+    options: dict[str, Any] = {"address": address, "namespace": RAY_NAMESPACE,
+                               "include_dashboard": False, "logging_level": logging.WARNING}
+    if address is None and not environ.get("RAY_ADDRESS"):
+        options["_system_config"] = {"enable_autoscaler_v2": True}
+    return options
+
+
+def init_ray(address: str | None = None) -> None:
+    """Join or start Ray as ``ray_init_options`` says."""
+    ray.init(**ray_init_options(address, os.environ))
 
 
 def taskmanager_memory(configuration: Mapping[str, str]) -> int | None:

@@ -40,6 +40,8 @@ __all__ = ["TaskManagerActor"]
 
 log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_S = 1.0
+REPORTED_TASK_GRACE_S = 1.0
+FINAL_STATES = frozenset({pb.TASK_FINISHED, pb.TASK_FAILED, pb.TASK_CANCELED})
 CONTROL = "control"
 
 
@@ -183,7 +185,16 @@ class TaskManagerActor:
                 self._tasks.cancel(job_id, attempt, cancellation.interval_s), self._loop))
 
     async def shutdown(self) -> None:
+        """Cancel the tasks, then close the data port, the metrics endpoint and the
+        JobManager client.
+
+        A task that already reported its final state (the last tasks of a job that just
+        finished, when the cluster stops with it) awaits only the JobManager's answer: it
+        gets up to ``REPORTED_TASK_GRACE_S`` to return, lest cancelling it send a second,
+        CANCELED report over the closing client, which fails with a warning.
+        """
         if self._tasks is not None:
+            await self._await_reported_tasks()
             self._tasks.cancel_all()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
@@ -191,6 +202,13 @@ class TaskManagerActor:
         self._metrics.close()
         if self._gateway is not None:
             await self._gateway.close()
+
+    async def _await_reported_tasks(self) -> None:
+        assert self._tasks is not None
+        deadline = asyncio.get_running_loop().time() + REPORTED_TASK_GRACE_S
+        while (any(task.state in FINAL_STATES for task in self._tasks)
+               and asyncio.get_running_loop().time() < deadline):
+            await asyncio.sleep(0.005)
 
     async def _heartbeats(self) -> None:
         assert self._gateway is not None and self._tasks is not None
