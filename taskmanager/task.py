@@ -363,11 +363,11 @@ class StreamTask:
 
     async def _after_source_poll(self, more_ready: bool) -> None:
         """``more_ready``: the reader filled the whole batch, so more records are likely
-        ready; else what waits in partly filled buffers goes out now."""
-        if more_ready:
-            await self._maybe_flush()
-        else:
+        ready; else what waits in partly filled buffers goes out now (a chained sink still
+        flushes at the buffer timeout)."""
+        if not more_ready:
             await self._flush_buffers()
+        await self._maybe_flush()
         if self._marker_due:
             await self._emit_latency_marker()
         await asyncio.sleep(0)  # let the other tasks of this TaskManager run
