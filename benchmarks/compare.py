@@ -43,8 +43,9 @@ def base_layout(revision: str, scratch: Path) -> Path:
 
 
 def one_run(pythonpath: str | None, args: argparse.Namespace, scratch: Path
-            ) -> dict[str, float]:
-    """One ``run.py`` process; events/s by 'W1 weir p=2', 'W1 plain Python loop', …"""
+            ) -> dict[str, tuple[float, float | None]]:
+    """One ``run.py`` process; (events/s, TaskManager CPU µs/event) by 'W1 weir p=2',
+    'W1 plain Python loop', …"""
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
@@ -58,7 +59,8 @@ def one_run(pythonpath: str | None, args: argparse.Namespace, scratch: Path
         raise SystemExit(f"run.py failed or gave wrong results:\n{process.stdout}"
                          f"{process.stderr[-3000:]}")
     return {f"{row['workload']} " + ("plain Python loop" if row["parallelism"] is None
-                                     else f"weir p={row['parallelism']}"): row["events_per_s"]
+                                     else f"weir p={row['parallelism']}"):
+            (row["events_per_s"], row["cpu_us_per_event"])
             for row in json.loads(result_path.read_text())["rows"]}
 
 
@@ -73,13 +75,16 @@ def main() -> int:
     args = parser.parse_args()
     samples: dict[str, dict[str, list[float]]] = {"base": defaultdict(list),
                                                   "head": defaultdict(list)}
+    cpu: dict[str, dict[str, list[float]]] = {"base": defaultdict(list), "head": defaultdict(list)}
     with tempfile.TemporaryDirectory() as scratch:
         paths = {"base": str(base_layout(args.base, Path(scratch))), "head": None}
         for round_ in range(args.rounds):
             order = ("base", "head") if round_ % 2 == 0 else ("head", "base")
             for side in order:
-                for key, rate in one_run(paths[side], args, Path(scratch)).items():
+                for key, (rate, cpu_us) in one_run(paths[side], args, Path(scratch)).items():
                     samples[side][key].append(rate)
+                    if cpu_us is not None:
+                        cpu[side][key].append(cpu_us)
             print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     print(f"medians of {args.rounds} interleaved rounds, {args.events:,} events, "
           f"base {args.base} vs working tree")
@@ -96,6 +101,11 @@ def main() -> int:
                 w / p for w, p in zip(samples[side][key], samples[side][plain], strict=True))
                 for side in ("base", "head"))
             print(f"{key:28}{base:>13.1%}{head:>14.1%}{(head / base - 1) * 100:>+8.1f}%")
+    print("TaskManager CPU µs per event (median of rounds):")
+    for key in cpu["head"]:
+        if "weir" in key and cpu["base"][key]:
+            base, head = (statistics.median(cpu[side][key]) for side in ("base", "head"))
+            print(f"{key:28}{base:>14.3f}{head:>14.3f}{(head / base - 1) * 100:>+8.1f}%")
     print("every round, in events/s:")
     for side in ("base", "head"):
         for key, rates in samples[side].items():
