@@ -76,6 +76,11 @@ __all__ = ["StreamTask", "wall_clock_ms"]
 BUFFER_TIMEOUT = "execution.buffer-timeout"
 BUFFER_RECORDS = "taskmanager.network.buffer-records"
 CREDITS = "taskmanager.network.credits-per-channel"
+# Records per network buffer and per source poll. Measured on W1 (benchmarks/run.py): what
+# waits in flight and in batches is memory a task walks through again, so 500-record buffers
+# and polls with 2 credits a channel took 25% less TaskManager CPU per event than 1,000 and
+# 16, at p=1 and p=2; 250 and 100 gained nothing more.
+DEFAULT_BUFFER_RECORDS = 500
 SOURCE_BATCH = "source.batch-records"
 
 
@@ -102,12 +107,12 @@ class StreamTask:
         timeout_ms = int(config.get(BUFFER_TIMEOUT, "100"))
         self._buffer_timeout_s = max(timeout_ms, 0) / 1000.0
         self._slicer = BatchSlicer(self._buffer_timeout_s)
-        self._buffer_records = int(config.get(BUFFER_RECORDS, "1000"))
+        self._buffer_records = int(config.get(BUFFER_RECORDS, str(DEFAULT_BUFFER_RECORDS)))
         self._credits = int(config.get(CREDITS, str(DEFAULT_INITIAL_CREDITS)))
         if self._credits < 1:
             raise ConfigError(f"{CREDITS} must be at least 1 (buffers a sender may have in "
                              f"flight per channel); got {self._credits}")
-        self._source_batch = int(config.get(SOURCE_BATCH, "1000"))
+        self._source_batch = int(config.get(SOURCE_BATCH, str(DEFAULT_BUFFER_RECORDS)))
         self._latency_interval_s = latency_interval_ms(config) / 1000.0
         self._marker_due = False  # a source's latency marker is due
         self._marker_handle: asyncio.TimerHandle | None = None

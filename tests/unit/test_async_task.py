@@ -14,6 +14,7 @@ from weir.datastream import AsyncFunction
 from weir.datastream.async_retry_strategies import NO_RETRY_STRATEGY
 from weir.graph.operators import AsyncWaitSpec
 from weir.proto import jobmanager_pb2 as pb
+from weir.taskmanager.network.environment import NetworkEnvironment
 from weir.taskmanager.network.events import END_OF_PARTITION, Watermark
 
 
@@ -76,7 +77,9 @@ def test_at_capacity_the_task_takes_no_input_and_it_ends_after_its_last_request(
         spec = AsyncWaitSpec("lookup", "lookup", Lookup("capacity"), 0, 2, NO_RETRY_STRATEGY,
                              True)
         under_test = TaskUnderTest(deployment(
-            [spec], output=True, configuration={"taskmanager.network.buffer-records": "1"}))
+            [spec], output=True, configuration={"taskmanager.network.buffer-records": "1",
+                                                "taskmanager.network.credits-per-channel": "16"}),
+            NetworkEnvironment(initial_credits=16))  # the test reads the output at its pace
         runner = await under_test.start()
         channel = under_test.inputs[0]
         for value in (1, 2, 3, 4):
