@@ -9,8 +9,10 @@ directory the driver reads when the job has finished. Records of the first
 held back by backpressure creates its records late: that shows as a lower achieved rate,
 not as latency.
 
-The reader paces in 1 ms slices: each poll emits every record that has fallen due, and
-sleeps one slice when none has, so the pacing adds at most a slice to any record's latency.
+The reader paces in 1 ms slices: the records of a slice fall due together at its start, a
+poll emits every record that has fallen due and one that finds none sleeps until the next
+slice starts (as a reader waiting on its broker would, instead of polling in a busy loop).
+Records are stamped when emitted, so the pacing itself adds no latency.
 The job runs with its default settings (``execution.buffer-timeout`` 100 ms) unless
 ``--buffer-timeout MS`` is given.
 
@@ -77,9 +79,11 @@ class _PacedReader(SourceReader[Record]):
         now = time.monotonic()
         if self._started is None:
             self._started = now - self._next / self._rate
-        due = min(len(self._sequence), int((now - self._started) * self._rate) + 1)
+        elapsed = now - self._started
+        slices = elapsed // SLICE_S  # records fall due a slice at a time, as a broker's
+        due = min(len(self._sequence), int(slices * SLICE_S * self._rate) + 1)
         if due <= self._next:
-            await asyncio.sleep(SLICE_S)
+            await asyncio.sleep((slices + 1) * SLICE_S - elapsed)  # to the next slice
             return []
         upto = min(due, self._next + max_records)
         created = time.time_ns()
