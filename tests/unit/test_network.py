@@ -61,12 +61,13 @@ def unkeyed(buffer: Any) -> list[Any]:
     """The records of a buffer; a hash partitioner's carry their keys, which must be right."""
     if type(buffer) is KeyedBatch:
         assert len(buffer.keys) == len(buffer.records)
-        assert buffer.keys == [KEY_OF(record) for record in buffer.records]
+        assert buffer.keys == [key_of(record) for record in buffer.records]
         return buffer.records
     return buffer
 
 
-def KEY_OF(record: Any) -> Any:  # noqa: N802 - the key selector of the hash tests
+def key_of(record: Any) -> Any:
+    """The key selector of the hash tests."""
     return record[0] if isinstance(record, tuple) else record % 5
 
 
@@ -203,7 +204,7 @@ def test_buffers_cut_when_full_are_full_in_order_and_lose_nothing(timestamped):
     async def scenario() -> None:
         network = NetworkEnvironment(initial_credits=PLENTY)
         consumers, channels = await local_pairs(network, 3)
-        writer = RecordWriter(channels, pb.HASH, buffer_records=7, key_selector=KEY_OF,
+        writer = RecordWriter(channels, pb.HASH, buffer_records=7, key_selector=key_of,
                               channel_subtasks=[0, 1, 2])
         sent = 0
         for size in [1, 30, 2, 7, 64, 3, 11, 100, 5]:
@@ -327,7 +328,7 @@ def test_hash_sends_each_record_to_the_subtask_owning_its_key_group(max_parallel
                                                                     channel_subtasks):
     records = [(k, n) for n in range(3) for k in KEYS]
     received = route(pb.HASH, len(channel_subtasks), batches_of(records, [7, 93, 200]),
-                     key_selector=KEY_OF, max_parallelism=max_parallelism,
+                     key_selector=key_of, max_parallelism=max_parallelism,
                      channel_subtasks=channel_subtasks)
     assert Counter(r for channel in received for r in channel) == Counter(records)
     parallelism = len(channel_subtasks)
@@ -346,7 +347,7 @@ def test_hash_keeps_each_record_with_its_timestamp():
     async def scenario() -> list[Any]:
         network = NetworkEnvironment(initial_credits=PLENTY)
         consumers, channels = await local_pairs(network, 3)
-        writer = RecordWriter(channels, pb.HASH, 1000, key_selector=KEY_OF,
+        writer = RecordWriter(channels, pb.HASH, 1000, key_selector=key_of,
                               channel_subtasks=[0, 1, 2])
         writer.emit(batch)
         writer.emit([("plain", -1)])  # a plain batch after a timestamped one

@@ -6,7 +6,6 @@ a test sets one, so nothing here is sent because a timeout passed."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
