@@ -195,13 +195,12 @@ class RecordWriter:
         end = len(pending) if whole else len(pending) - len(pending) % limit
         whole_buffer = len(pending) <= limit
         for start in range(0, end, limit):
-            buffer = pending if whole_buffer else pending[start:start + limit]
+            records = pending if whole_buffer else pending[start:start + limit]
             if stamps is not None:
-                buffer = TimestampedBatch(buffer, stamps if whole_buffer
-                                          else stamps[start:start + limit])
-            if keys is not None:
-                buffer = KeyedBatch(buffer, keys if whole_buffer else keys[start:start + limit])
-            self._ready.append((channel, buffer))
+                records = TimestampedBatch(records, stamps if whole_buffer
+                                           else stamps[start:start + limit])
+            self._ready.append((channel, records if keys is None else KeyedBatch(
+                records, keys if whole_buffer else keys[start:start + limit])))
         rest = slice(end, None)
         self._pending[channel] = pending[rest] if end else pending
         if stamps is not None:
