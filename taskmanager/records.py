@@ -56,10 +56,6 @@ class KeyedBatch:
     def __reduce__(self) -> tuple[Any, ...]:
         return KeyedBatch, (self.records, self.keys)
 
-    def __eq__(self, other: object) -> bool:
-        return (type(other) is KeyedBatch and other.records == self.records
-                and other.keys == self.keys)
-
     def __repr__(self) -> str:
         return f"KeyedBatch({self.records!r}, {self.keys!r})"
 

@@ -104,7 +104,10 @@ class _MapReads(State, Generic[K, V]):
         return iter(self.keys())
 
 
-class MapState(_MapReads[K, V]):
+class _MapWrites(_MapReads[K, V]):
+    """A map state that can be changed: ``MapState``, and broadcast state as the broadcast
+    side sees it."""
+
     @abc.abstractmethod
     def put(self, key: K, value: V) -> None: ...
 
@@ -119,6 +122,10 @@ class MapState(_MapReads[K, V]):
 
     def __delitem__(self, key: K) -> None:
         self.remove(key)
+
+
+class MapState(_MapWrites[K, V]):
+    """Keyed state holding a map: each key of the stream has its own."""
 
 
 class ReadOnlyBroadcastState(_MapReads[K, V]):
@@ -126,23 +133,8 @@ class ReadOnlyBroadcastState(_MapReads[K, V]):
     only ``process_broadcast_element`` may change (so that every copy stays identical)."""
 
 
-class BroadcastState(ReadOnlyBroadcastState[K, V]):
+class BroadcastState(_MapWrites[K, V], ReadOnlyBroadcastState[K, V]):
     """Broadcast state as ``process_broadcast_element`` sees it: readable and writable."""
-
-    @abc.abstractmethod
-    def put(self, key: K, value: V) -> None: ...
-
-    @abc.abstractmethod
-    def put_all(self, dict_value: dict[K, V]) -> None: ...
-
-    @abc.abstractmethod
-    def remove(self, key: K) -> None: ...
-
-    def __setitem__(self, key: K, value: V) -> None:
-        self.put(key, value)
-
-    def __delitem__(self, key: K) -> None:
-        self.remove(key)
 
 
 class ReducingState(State, Generic[T]):
