@@ -27,8 +27,8 @@ def _median(values: list[float | None]) -> float | None:
 
 def summarize(samples: list[dict[str, Any]], paced: Any | None) -> list[Row]:
     """Medians per (workload, parallelism), in the order first run; "ratio" is the median
-    over rounds of a job's events/s ÷ its plain loop's in the same round. ``paced``: a
-    latency.PacedRun, or None."""
+    over rounds of a job's events/s ÷ its plain loop's in the same round (the plain loop of
+    workload ``base`` when a sample names one). ``paced``: a latency.PacedRun, or None."""
     groups: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     for sample in samples:
         groups.setdefault((sample["workload"], sample["parallelism"]), []).append(sample)
@@ -37,8 +37,9 @@ def summarize(samples: list[dict[str, Any]], paced: Any | None) -> list[Row]:
     rows = []
     for (workload, parallelism), runs in sorted(groups.items(),
                                                 key=lambda g: (g[0][0], g[0][1] or 0)):
-        ratios = [s["events_per_s"] / plain[workload, s["round"]] for s in runs
-                  if parallelism is not None and (workload, s["round"]) in plain]
+        ratios = [s["events_per_s"] / plain[base, s["round"]] for s in runs
+                  if parallelism is not None
+                  and (base := s.get("base", workload), s["round"]) in plain]
         rows.append({"workload": workload, "parallelism": parallelism,
                      "events_per_s": statistics.median(s["events_per_s"] for s in runs),
                      "ratio": statistics.median(ratios) if ratios else None,
@@ -77,7 +78,9 @@ def format_table(rows: list[Row], settings: dict[str, Any]) -> str:
             f"{_cell(row['cpu_us_per_event'], '.2f'):>17}"
             f"{'' if row['correct'] else '  WRONG RESULTS'}")
     lines.append("vs loop: ÷ the plain loop's events/s in the same round; CPU of a plain loop: "
-                 "its own thread's; paced: events/s achieved, end-to-end latency")
+                 "its own thread's; loop ×2: the plain loop split over 2 processes, no "
+                 "exchange (the most a p=2 can reach here); paced: events/s achieved, "
+                 "end-to-end latency")
     return "\n".join(lines)
 
 

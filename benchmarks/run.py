@@ -9,6 +9,10 @@ N / the JobManager's submit-to-finish time (the cluster is up before any timing 
 the TaskManager processes per event (for a plain loop: its own thread's). The paced run
 (benchmarks/latency.py) runs once, after the rounds.
 
+"W1 loop ×2" is the plain loop split over two processes by event (no exchange at all, no
+weir): the most any p=2 could reach on this machine, since two busy cores run Python slower
+than one (shared cache and memory, clock). Its "vs loop" is against the one-process loop.
+
 Usage: python benchmarks/run.py [--events N] [--rounds R] [--workloads W1,W2]
            [--parallelism 1,2,4] [--skip-latency] [--latency-seconds S] [--json PATH]
        python benchmarks/run.py --compare A.json B.json
@@ -17,6 +21,7 @@ Usage: python benchmarks/run.py [--events N] [--rounds R] [--workloads W1,W2]
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
@@ -32,6 +37,7 @@ from workloads import WORKLOADS
 
 TASKMANAGERS = 2
 SLOTS = 2
+SPLIT = 2  # processes of the split plain loop
 
 
 def plain_sample(workload: str, n: int, round_: int) -> dict[str, Any]:
@@ -40,6 +46,28 @@ def plain_sample(workload: str, n: int, round_: int) -> dict[str, Any]:
     elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
     return {"workload": workload, "parallelism": None, "round": round_,
             "events_per_s": n / elapsed, "cpu_us_per_event": cpu / n * 1e6}
+
+
+def _timed_share(workload: str, n: int, start: int, step: int) -> tuple[float, float]:
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    WORKLOADS[workload][1](n, start, step)
+    return time.perf_counter() - started, time.thread_time() - cpu_started
+
+
+def _ready(_: int) -> None:
+    time.sleep(0.2)  # long enough that every worker of the pool takes one
+
+
+def split_sample(workload: str, n: int, round_: int) -> dict[str, Any]:
+    """The plain loop in SPLIT processes at once, each on every SPLIT-th event; events/s = n ÷
+    the slowest share's time (each share is timed in its own process, once all are up)."""
+    with multiprocessing.get_context("spawn").Pool(SPLIT) as pool:
+        pool.map(_ready, range(SPLIT), chunksize=1)
+        shares = pool.starmap(_timed_share, [(workload, n, k, SPLIT) for k in range(SPLIT)],
+                              chunksize=1)
+    return {"workload": f"{workload} loop ×{SPLIT}", "base": workload, "parallelism": SPLIT,
+            "round": round_, "events_per_s": n / max(t for t, _ in shares),
+            "cpu_us_per_event": sum(c for _, c in shares) / n * 1e6}
 
 
 def job_sample(workload: str, n: int, parallelism: int, round_: int,
@@ -56,21 +84,29 @@ def throughput_rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
     against the plain loop's (computed once, before the rounds)."""
     n = args.events
     expected = {w: WORKLOADS[w][1](n) for w in args.workloads}
-    steps = [(w, p) for w in args.workloads for p in (None, *args.parallelism)]
+    steps = [(w, p) for w in args.workloads for p in (None, "split", *args.parallelism)]
     samples = []
     for round_ in range(args.rounds):
         for workload, parallelism in steps if round_ % 2 == 0 else reversed(steps):
             if parallelism is None:
                 sample = plain_sample(workload, n, round_)
+            elif parallelism == "split":
+                sample = split_sample(workload, n, round_)
             else:
                 sample = job_sample(workload, n, parallelism, round_, expected[workload])
             samples.append(sample)
             print(f"round {round_ + 1}/{args.rounds}: {workload} "
-                  f"{'plain loop' if parallelism is None else f'p={parallelism}'} "
+                  f"{_step_name(parallelism)} "
                   f"{sample['events_per_s']:,.0f} events/s"
                   f"{'' if sample.get('correct', True) else ' WRONG RESULTS'}",
                   file=sys.stderr, flush=True)
     return samples
+
+
+def _step_name(parallelism: int | str | None) -> str:
+    if parallelism is None:
+        return "plain loop"
+    return f"loop ×{SPLIT}" if parallelism == "split" else f"p={parallelism}"
 
 
 def parse_args() -> argparse.Namespace:

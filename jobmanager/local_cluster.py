@@ -8,9 +8,13 @@ same gRPC path as a remote cluster, and shuts everything down when the job ends.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
+import logging
 import math
 import secrets
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any
@@ -31,6 +35,7 @@ __all__ = ["LocalCluster", "LocalExecutor", "LocalExecutorFactory"]
 NUMBER_TASKMANAGER = "local.number-taskmanager"
 NUMBER_SLOTS = "taskmanager.numberOfTaskSlots"
 METRICS_REPORTER = "metrics.reporter.prom."
+log = logging.getLogger(__name__)
 
 
 class LocalCluster:
@@ -69,6 +74,9 @@ class LocalCluster:
     def start(self) -> LocalCluster:
         """Start Ray while the JobManager's thread loads the runtime (``JobManager.prepare``),
         then the JobManager. On failure, stops what started and raises."""
+        log.info("starting a local cluster: Ray, a JobManager, %d TaskManagers",
+                 self._config.taskmanagers)
+        started = time.perf_counter()
         self._thread.start()
         jobmanager = self._jobmanager = JobManager(self._config)
         try:
@@ -79,23 +87,41 @@ class LocalCluster:
                     init_ray()
             finally:
                 preparing.result()
+            ray_ready = time.perf_counter()
             self._run(jobmanager.open()).result()
         except BaseException:
             self.shutdown()
             raise
+        log.info("local cluster up in %.2f s: Ray %.2f s, JobManager and TaskManagers %.2f s",
+                 time.perf_counter() - started, ray_ready - started,
+                 time.perf_counter() - ray_ready)
         return self
 
     def shutdown(self) -> None:
+        started = time.perf_counter()
         if self._jobmanager is not None:
             self._run(self._jobmanager.stop(0.5)).result()
             self._jobmanager = None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        stopped = time.perf_counter()
         if self._owns_ray:
             ray.shutdown()
+            atexit.unregister(_skip_final_collections)
+            atexit.register(_skip_final_collections)
+        log.info("local cluster stopped in %.2f s: JobManager and TaskManagers %.2f s, Ray "
+                 "%.2f s", time.perf_counter() - started, stopped - started,
+                 time.perf_counter() - stopped)
 
     def _run(self, coroutine: Coroutine[Any, Any, None]) -> Future[None]:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+
+def _skip_final_collections() -> None:
+    """At exit, after an embedded cluster ran in this process: the interpreter's last garbage
+    collections would walk every object Ray, gRPC and protobuf made (measured: 0.4-0.6 s of
+    a ``python job.py``'s exit, 0.07 s with them frozen)."""
+    gc.freeze()
 
 
 class LocalExecutor:
