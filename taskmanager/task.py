@@ -33,7 +33,6 @@ from typing import Any, assert_never
 import cloudpickle
 
 from weir.checkpoint import CheckpointingMode, checkpoint_settings
-from weir.config import ConfigError
 from weir.connector import SourceReader, SplitAwareSourceReader
 from weir.graph.deployment import ChannelKey, TaskDeployment
 from weir.graph.operators import OperatorSpec, SourceSpec
@@ -46,11 +45,7 @@ from weir.taskmanager.checkpointing.subtask_checkpointer import SubtaskCheckpoin
 from weir.taskmanager.failures import describe_failure
 from weir.taskmanager.jobmanager_gateway import JobManagerGateway, TaskOutputReporter
 from weir.taskmanager.metrics import TaskIOMetrics, operator_group
-from weir.taskmanager.network.environment import (
-    DEFAULT_INITIAL_CREDITS,
-    NetworkEnvironment,
-    OutputChannel,
-)
+from weir.taskmanager.network.environment import NetworkEnvironment
 from weir.taskmanager.network.events import (
     END_OF_PARTITION,
     CheckpointBarrier,
@@ -59,7 +54,6 @@ from weir.taskmanager.network.events import (
     WatermarkStatus,
 )
 from weir.taskmanager.network.input_gate import InputGate
-from weir.taskmanager.network.record_writer import RecordWriter
 from weir.taskmanager.operators.base import OperatorContext
 from weir.taskmanager.operators.chain import OperatorChain
 from weir.taskmanager.operators.timestamps import (
@@ -67,21 +61,13 @@ from weir.taskmanager.operators.timestamps import (
     split_watermark_operator,
     with_source_watermarks,
 )
-from weir.taskmanager.records import KeyedBatch, TimestampedBatch, output_selector, slice_batch
+from weir.taskmanager.records import KeyedBatch, TimestampedBatch, slice_batch
 from weir.taskmanager.slicing import BatchSlicer
+from weir.taskmanager.task_output import TaskOutput
+from weir.taskmanager.task_settings import TaskSettings
 from weir.taskmanager.watermarks import EventTimeOutput, TaskEventTime
 
 __all__ = ["StreamTask", "wall_clock_ms"]
-
-BUFFER_TIMEOUT = "execution.buffer-timeout"
-BUFFER_RECORDS = "taskmanager.network.buffer-records"
-CREDITS = "taskmanager.network.credits-per-channel"
-# Records per network buffer and per source poll. Measured on W1 (benchmarks/run.py): what
-# waits in flight and in batches is memory a task walks through again, so 500-record buffers
-# and polls with 2 credits a channel took 14% (p=2) to 25% (p=1) less TaskManager CPU per
-# event than 1,000 and 16; 250 gained nothing more and 100 lost.
-DEFAULT_BUFFER_RECORDS = 500
-SOURCE_BATCH = "source.batch-records"
 
 
 def wall_clock_ms() -> int:
@@ -104,15 +90,8 @@ class StreamTask:
         self._local_taskmanager = local_taskmanager
         self._clock_ms = clock_ms
         config = deployment.configuration
-        timeout_ms = int(config.get(BUFFER_TIMEOUT, "100"))
-        self._buffer_timeout_s = max(timeout_ms, 0) / 1000.0
-        self._slicer = BatchSlicer(self._buffer_timeout_s)
-        self._buffer_records = int(config.get(BUFFER_RECORDS, str(DEFAULT_BUFFER_RECORDS)))
-        self._credits = int(config.get(CREDITS, str(DEFAULT_INITIAL_CREDITS)))
-        if self._credits < 1:
-            raise ConfigError(f"{CREDITS} must be at least 1 (buffers a sender may have in "
-                             f"flight per channel); got {self._credits}")
-        self._source_batch = int(config.get(SOURCE_BATCH, str(DEFAULT_BUFFER_RECORDS)))
+        self._settings = settings = TaskSettings.from_configuration(config)
+        self._slicer = BatchSlicer(settings.buffer_timeout_s)
         self._latency_interval_s = latency_interval_ms(config) / 1000.0
         self._marker_due = False  # a source's latency marker is due
         self._marker_handle: asyncio.TimerHandle | None = None
@@ -120,32 +99,28 @@ class StreamTask:
         self._gate: InputGate | None = None
         self._input_keys: list[ChannelKey] = []
         self._channel_inputs: list[int] = []  # the job edge (input index) of each channel
-        self._output_keys: list[ChannelKey] = []
-        self._writers: list[RecordWriter] = []
-        self._output_channels: list[OutputChannel] = []
+        self._output = TaskOutput(self.metrics, settings.buffer_timeout_s, settings.credits)
         self._timer_handle: asyncio.TimerHandle | None = None
         self._timer_due = False
         self._async_output = False  # an async operator has output to take
-        self._last_flush = time.monotonic()
         self._reader: SourceReader[Any] | None = None
         self._split_watermarks: TimestampsAndWatermarksOperator | None = None
         self._chain = OperatorChain([])
         self._event_time = TaskEventTime(self._chain, 0)
-        self._sink_records = 0
         self._source_records = 0  # what the source reader returned
         self.records_in = 0
         self.state = pb.TASK_DEPLOYING
-        settings = checkpoint_settings(config)  # as the JobManager read them
-        self._checkpointing = settings.enabled
+        checkpoints = checkpoint_settings(config)  # as the JobManager read them
+        self._checkpointing = checkpoints.enabled
         self._checkpointer = SubtaskCheckpointer(deployment, gateway)
-        self._barriers = BarrierHandler(0, settings.mode is CheckpointingMode.EXACTLY_ONCE)
+        self._barriers = BarrierHandler(0, checkpoints.mode is CheckpointingMode.EXACTLY_ONCE)
         self._control: deque[mailbox.ControlMessage] = deque()
         self._input_ended = False
         self._final_checkpoint_done = False
 
     @property
     def records_out(self) -> int:
-        return sum(w.records_out for w in self._writers) or self._sink_records
+        return self._output.records_out
 
     # What the metrics read (``TaskView``), on the reporter's thread.
 
@@ -161,7 +136,7 @@ class StreamTask:
     def in_pool_usage(self) -> float:
         """The share of the input channels' credits whose buffers wait to be polled."""
         gate = self._gate
-        return gate.queued / (gate.channel_count * self._credits) if gate else 0.0
+        return gate.queued / (gate.channel_count * self._settings.credits) if gate else 0.0
 
     @property
     def state_size(self) -> int:
@@ -176,16 +151,12 @@ class StreamTask:
     @property
     def bytes_out(self) -> int:
         """Bytes of the buffers sent to other TaskManagers."""
-        return sum(channel.bytes_sent for channel in self._output_channels)
+        return self._output.bytes_out
 
     @property
     def out_pool_usage(self) -> float:
         """The share of the output channels' credits spent (1.0: no channel may send)."""
-        channels = self._output_channels
-        if not channels:
-            return 0.0
-        free = sum(min(c.credit.available, self._credits) for c in channels)
-        return 1.0 - free / (len(channels) * self._credits)
+        return self._output.pool_usage
 
     # ------------------------------------------------------------------ driver
 
@@ -244,7 +215,8 @@ class StreamTask:
             self._barriers.latest_checkpoint_id = d.restore.checkpoint_id
         self._register_inputs()
         self._event_time = TaskEventTime(self._chain, self._gate.channel_count if self._gate else 0)
-        await self._open_outputs()
+        await self._output.open(d, self._network, self._local_taskmanager,
+                                 self._settings.buffer_records, self._chain)
         self._chain.open(OperatorContext(
             task_name=d.vertex_name, subtask_index=d.subtask_index, parallelism=d.parallelism,
             max_parallelism=d.max_parallelism, attempt=d.attempt, configuration=d.configuration,
@@ -273,26 +245,7 @@ class StreamTask:
             key = d.channel_key(edge, producer)
             self._input_keys.append(key)
             self._channel_inputs.append(edge.input_index)
-            self._network.register_input(key, self._gate, index, self._credits)
-
-    async def _open_outputs(self) -> None:
-        d = self.deployment
-        for edge in d.outputs:
-            channels = []
-            for subtask, taskmanager, host, port in edge.consumers:
-                key = (d.job_id, d.attempt, edge.consumer_vertex_id, edge.input_index, subtask,
-                       d.subtask_index)
-                self._output_keys.append(key)
-                channels.append(await self._network.open_output(
-                    key, host, port, local=taskmanager == self._local_taskmanager))
-            self._output_channels.extend(channels)
-            selector = cloudpickle.loads(edge.key_selector) if edge.key_selector else None
-            self._writers.append(RecordWriter(
-                channels, edge.partitioner, self._buffer_records, selector,
-                edge.max_parallelism, [c[0] for c in edge.consumers],
-                output_selector(self._chain.side_output_routes,
-                                (edge.consumer_vertex_id, edge.input_index)),
-                cloudpickle.loads(edge.partition_function) if edge.partition_function else None))
+            self._network.register_input(key, self._gate, index, self._settings.credits)
 
     def _tear_down(self, failure: str) -> str:
         """Close operators and release channels; returns the failure, or the close failure."""
@@ -302,7 +255,7 @@ class StreamTask:
         if self._marker_handle is not None:
             self._marker_handle.cancel()
         self._network.unregister_inputs(self._input_keys)
-        self._network.release_outputs(self._output_keys)
+        self._output.release(self._network)
         try:
             self._chain.close()
             if self._reader is not None:
@@ -319,7 +272,7 @@ class StreamTask:
         if self._split_watermarks is not None and isinstance(reader, SplitAwareSourceReader):
             await self._run_split_source(reader, self._split_watermarks)
             return
-        batch_size = self._source_batch
+        batch_size = self._settings.source_batch
         while True:
             if not await self._ready_for_input():
                 continue
@@ -338,7 +291,7 @@ class StreamTask:
                                 watermarks: TimestampsAndWatermarksOperator) -> None:
         """The source loop with per-split watermarks: each split's batch runs through the
         chain on its own, after the watermark operator was told its split."""
-        batch_size = self._source_batch
+        batch_size = self._settings.source_batch
         while True:
             if not await self._ready_for_input():
                 continue
@@ -371,8 +324,8 @@ class StreamTask:
         ready; else what waits in partly filled buffers goes out now (a chained sink still
         flushes at the buffer timeout)."""
         if not more_ready:
-            await self._flush_buffers()
-        await self._maybe_flush()
+            await self._output.flush_buffers()
+        await self._output.maybe_flush()
         if self._marker_due:
             await self._emit_latency_marker()
         await asyncio.sleep(0)  # let the other tasks of this TaskManager run
@@ -394,7 +347,7 @@ class StreamTask:
                 records, keys = (item.records, item.keys) if kind is KeyedBatch else (item, None)
                 self.records_in += len(records)
                 await self._process(channel_inputs[channel], records, keys)
-                await self._maybe_flush()
+                await self._output.maybe_flush()
                 await asyncio.sleep(0)  # let heartbeats, the network and other tasks run
             elif type(item) is CheckpointBarrier:
                 await self._apply(self._barriers.on_barrier(channel, item))
@@ -417,17 +370,18 @@ class StreamTask:
         self._wakeup.clear()
         if self._async_output:  # signalled while the task was busy: take it first
             return
-        await self._flush_buffers()
-        remaining = self._buffer_timeout_s - (time.monotonic() - self._last_flush)
+        output = self._output
+        await output.flush_buffers()
+        remaining = output.timeout_remaining_s
         if remaining <= 0:
-            await self._flush()
+            await output.flush()
             await self._wait_idle()
             return
         try:
             async with asyncio.timeout(remaining):
                 await self._wait_idle()
         except TimeoutError:
-            await self._flush()
+            await output.flush()
 
     async def _wait_idle(self) -> None:
         """Wait for a wake-up, counting the time as idle (``idleTimeMsPerSecond``)."""
@@ -439,12 +393,11 @@ class StreamTask:
 
     async def _end_input(self) -> None:
         await self._emit_event_time(self._event_time.end_of_input())
-        await self._emit(self._chain.end_input())
+        await self._output.emit(self._chain.end_input())
         await self._drain_async()
         if self._chain.sink is not None:
             await self._chain.sink.finish()
-        for writer in self._writers:
-            await writer.broadcast_event(END_OF_PARTITION)
+        await self._output.broadcast(END_OF_PARTITION)
         self._input_ended = True
 
     # ------------------------------------------------------------- checkpoints
@@ -471,7 +424,7 @@ class StreamTask:
         if self._reader is None and not self._input_ended:
             return  # barriers reach this task in band
         if self._barriers.taken_directly(barrier.checkpoint_id):
-            writers = [] if self._input_ended else self._writers
+            writers = [] if self._input_ended else self._output.writers
             await self._checkpointer.take(barrier, self._chain, self._reader, writers)
 
     async def _on_checkpoint_complete(self, checkpoint_id: int, final: bool) -> None:
@@ -493,7 +446,8 @@ class StreamTask:
         if outcome.block is not None:
             gate.block(outcome.block)
         if outcome.snapshot is not None:
-            await self._checkpointer.take(outcome.snapshot, self._chain, None, self._writers)
+            await self._checkpointer.take(outcome.snapshot, self._chain, None,
+                                          self._output.writers)
         if outcome.unblock_all:
             gate.unblock_all()
 
@@ -529,42 +483,16 @@ class StreamTask:
             out = process_input(input_index, part, part_keys)
             slicer.observe(len(part), time.monotonic() - started)
             start += len(part)
-            await self._emit(out)
+            await self._output.emit(out)
             if start < count:
-                await self._maybe_flush()
+                await self._output.maybe_flush()
                 await asyncio.sleep(0)  # a slow chain lets heartbeats and other tasks run
-
-    async def _emit(self, records: list[Any]) -> None:
-        if not records:
-            return
-        sink = self._chain.sink
-        if sink is not None:
-            self._sink_records += len(records)
-            sink.num_records_in += len(records)
-            await sink.write(records)
-            return
-        for writer in self._writers:
-            writer.emit(records)
-            if writer.has_ready:
-                await self._send_ready(writer)
-
-    async def _send_ready(self, writer: RecordWriter) -> None:
-        """Send full buffers; time waiting for credit is back-pressured time."""
-        metrics = self.metrics
-        started = time.monotonic()
-        metrics.back_pressured = True
-        try:
-            await writer.send_ready()
-        finally:
-            metrics.back_pressured = False
-            metrics.back_pressured_ms += (time.monotonic() - started) * 1000.0
 
     async def _emit_event_time(self, out: EventTimeOutput) -> None:
         """Records fired by timers, then watermarks and statuses in band on every channel."""
-        await self._emit(out.records)
+        await self._output.emit(out.records)
         for event in out.events:
-            for writer in self._writers:
-                await writer.broadcast_event(event)
+            await self._output.broadcast(event)
 
     # ---------------------------------------------------------------- async I/O
 
@@ -600,21 +528,6 @@ class StreamTask:
             await self._idle()
             await self._emit_async_output()
 
-    async def _maybe_flush(self) -> None:
-        if time.monotonic() - self._last_flush >= self._buffer_timeout_s:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        self._last_flush = time.monotonic()
-        await self._flush_buffers()
-        if self._chain.sink is not None:
-            await self._chain.sink.flush()
-
-    async def _flush_buffers(self) -> None:
-        """Send the partly filled buffers of every output."""
-        for writer in self._writers:
-            await writer.flush()
-
     # ---------------------------------------------------------- latency markers
 
     def _on_marker_due(self) -> None:
@@ -636,8 +549,7 @@ class StreamTask:
         if record:
             self.metrics.report_latency(marker.source_id, marker.marked_time_ms,
                                         self._chain.operator_ids, self._clock_ms())
-        for writer in self._writers:
-            await writer.broadcast_event(marker)
+        await self._output.broadcast(marker)
 
     # ------------------------------------------------------------------ timers
 
@@ -659,7 +571,7 @@ class StreamTask:
         if not self._timer_due:
             return
         self._timer_due = False
-        await self._emit(self._chain.fire_processing_timers(self._clock_ms()))
+        await self._output.emit(self._chain.fire_processing_timers(self._clock_ms()))
         await self._emit_event_time(self._event_time.on_periodic(self._clock_ms()))
         upcoming = self._chain.next_processing_timer()
         if upcoming is not None:

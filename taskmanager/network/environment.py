@@ -40,7 +40,7 @@ from weir.taskmanager.network.transport import CREDIT, DATA, SUBSCRIBE, Connecti
 __all__ = ["LocalOutputChannel", "NetworkEnvironment", "OutputChannel", "RemoteOutputChannel"]
 
 log = logging.getLogger(__name__)
-DEFAULT_INITIAL_CREDITS = 2  # as Flink's buffers-per-channel; see task.DEFAULT_BUFFER_RECORDS
+DEFAULT_INITIAL_CREDITS = 2  # as Flink's buffers-per-channel; see task_settings.DEFAULT_BUFFER_RECORDS
 
 
 class OutputChannel(Protocol):
