@@ -25,6 +25,7 @@ import tarfile
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -58,10 +59,15 @@ def one_run(pythonpath: str | None, args: argparse.Namespace, scratch: Path
     if process.returncode != 0:
         raise SystemExit(f"run.py failed or gave wrong results:\n{process.stdout}"
                          f"{process.stderr[-3000:]}")
-    return {f"{row['workload']} " + ("plain Python loop" if row["parallelism"] is None
-                                     else f"weir p={row['parallelism']}"):
-            (row["events_per_s"], row["cpu_us_per_event"])
+    return {_label(row): (row["events_per_s"], row["cpu_us_per_event"])
             for row in json.loads(result_path.read_text())["rows"]}
+
+
+def _label(row: dict[str, Any]) -> str:
+    if row.get("base"):  # the plain loop split over processes: its workload names it
+        return str(row["workload"])
+    return f"{row['workload']} " + ("plain Python loop" if row["parallelism"] is None
+                                    else f"weir p={row['parallelism']}")
 
 
 def main() -> int:

@@ -41,6 +41,7 @@ def summarize(samples: list[dict[str, Any]], paced: Any | None) -> list[Row]:
                   if parallelism is not None
                   and (base := s.get("base", workload), s["round"]) in plain]
         rows.append({"workload": workload, "parallelism": parallelism,
+                     "base": runs[0].get("base"),
                      "events_per_s": statistics.median(s["events_per_s"] for s in runs),
                      "ratio": statistics.median(ratios) if ratios else None,
                      "p50_ms": None, "p99_ms": None,
