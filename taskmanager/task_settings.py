@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from weir.config import ConfigError
+from weir.config import ConfigError, Configuration
 from weir.taskmanager.network.environment import DEFAULT_INITIAL_CREDITS
 
 __all__ = ["BUFFER_RECORDS", "BUFFER_TIMEOUT", "CREDITS", "DEFAULT_BUFFER_RECORDS",
@@ -38,30 +38,21 @@ class TaskSettings:
     @classmethod
     def from_configuration(cls, config: Mapping[str, str]) -> TaskSettings:
         """Raises:
-            ConfigError: naming the key whose value is not a whole number, or too small.
+            ConfigError: naming the key whose value is not an integer, or too small.
         """
-        timeout_ms = _whole_number(config, BUFFER_TIMEOUT, DEFAULT_BUFFER_TIMEOUT_MS)
+        read = Configuration(config)
+        timeout_ms = read.get_integer(BUFFER_TIMEOUT, DEFAULT_BUFFER_TIMEOUT_MS)
         return cls(buffer_timeout_s=max(timeout_ms, 0) / 1000.0,
-                   buffer_records=_at_least_one(config, BUFFER_RECORDS, DEFAULT_BUFFER_RECORDS,
+                   buffer_records=_at_least_one(read, BUFFER_RECORDS, DEFAULT_BUFFER_RECORDS,
                                                 "records per network buffer"),
-                   credits=_at_least_one(config, CREDITS, DEFAULT_INITIAL_CREDITS,
+                   credits=_at_least_one(read, CREDITS, DEFAULT_INITIAL_CREDITS,
                                          "buffers a sender may have in flight per channel"),
-                   source_batch=_at_least_one(config, SOURCE_BATCH, DEFAULT_BUFFER_RECORDS,
+                   source_batch=_at_least_one(read, SOURCE_BATCH, DEFAULT_BUFFER_RECORDS,
                                               "records per source poll"))
 
 
-def _whole_number(config: Mapping[str, str], key: str, default: int) -> int:
-    value = config.get(key)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"{key} must be a whole number; got {value!r}") from None
-
-
-def _at_least_one(config: Mapping[str, str], key: str, default: int, meaning: str) -> int:
-    number = _whole_number(config, key, default)
+def _at_least_one(config: Configuration, key: str, default: int, meaning: str) -> int:
+    number = config.get_integer(key, default)
     if number < 1:
         raise ConfigError(f"{key} must be at least 1 ({meaning}); got {number}")
     return number

@@ -28,12 +28,13 @@ def test_a_negative_buffer_timeout_flushes_every_batch():
 
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("taskmanager.network.buffer-records", "abc",
-     "taskmanager.network.buffer-records must be a whole number; got 'abc'"),
+     "configuration 'taskmanager.network.buffer-records' must be an integer, got 'abc'"),
     ("taskmanager.network.buffer-records", "0",
      r"taskmanager.network.buffer-records must be at least 1 \(records per network buffer\)"),
     ("source.batch-records", "-5",
      r"source.batch-records must be at least 1 \(records per source poll\); got -5"),
-    ("execution.buffer-timeout", "1.5", "execution.buffer-timeout must be a whole number"),
+    ("execution.buffer-timeout", "1.5",
+     "configuration 'execution.buffer-timeout' must be an integer, got '1.5'"),
 ])
 def test_a_value_that_cannot_be_used_names_its_key(key, value, message):
     with pytest.raises(ConfigError, match=message):
