@@ -92,11 +92,20 @@ class RegistryCollector:
         self._registry = registry
 
     def collect(self) -> Iterator[PromMetric]:
+        from prometheus_client.metrics_core import Metric
+
         families: dict[str, PromMetric] = {}
+
+        def family_of(name: str, kind: str) -> PromMetric:
+            family = families.get(name)
+            if family is None:
+                family = families[name] = Metric(name, name, kind)
+            return family
+
         for entry in self._registry.snapshot():
             metric = entry.metric
             if isinstance(metric, Histogram):
-                family = _family(families, entry.name, "summary")
+                family = family_of(entry.name, "summary")
                 for quantile, sample in metric.quantiles().items():
                     family.add_sample(entry.name, {**entry.labels, "quantile": str(quantile)},
                                       sample)
@@ -105,18 +114,8 @@ class RegistryCollector:
                 continue
             value = _value(metric)
             if value is not None:
-                _family(families, entry.name, "gauge").add_sample(entry.name, entry.labels,
-                                                                  value)
+                family_of(entry.name, "gauge").add_sample(entry.name, entry.labels, value)
         yield from families.values()
-
-
-def _family(families: dict[str, PromMetric], name: str, kind: str) -> PromMetric:
-    from prometheus_client.metrics_core import Metric
-
-    family = families.get(name)
-    if family is None:
-        family = families[name] = Metric(name, name, kind)
-    return family
 
 
 def _value(metric: Any) -> float | None:
@@ -147,9 +146,9 @@ class MetricsServer:
 
     def __init__(self, registry: MetricRegistry, options: PrometheusReporterOptions,
                  targets: Callable[[], list[dict[str, Any]]] | None = None) -> None:
-        self._options = options
         from prometheus_client import CollectorRegistry, make_wsgi_app
 
+        self._options = options
         self._targets = targets
         prometheus = CollectorRegistry(auto_describe=False)
         prometheus.register(RegistryCollector(registry))
