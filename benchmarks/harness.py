@@ -22,7 +22,7 @@ from workloads import read_counts
 
 from weir.datastream import StreamExecutionEnvironment
 from weir.jobmanager.local_cluster import LocalCluster
-from weir.jobmanager.resource_manager import RAY_NAMESPACE
+from weir.jobmanager.ray_resource_manager import RAY_NAMESPACE
 
 BENCH_METRICS = "WEIR_BENCH_METRICS"
 Build = Callable[[StreamExecutionEnvironment, int, str], None]

@@ -1,12 +1,15 @@
 """Where a job's whole process spends its time: ``python examples/word_count.py`` on the
-embedded local cluster, beside a bare Ray start and stop and a bare ``import weir``.
+embedded local cluster, beside the same on Ray, a bare Ray start and stop and a bare
+``import weir``.
 
 Each round runs, in reverse order every other round, each of:
 
-- ``word_count``: the example as a user runs it (whole-process wall time);
+- ``word_count``: the example as a user runs it (whole-process wall time; its TaskManager
+  runs in process, the embedded cluster's default);
 - ``word_count, phases``: the same with the local cluster's log on, which gives the phases
-  (Python start-up, imports and building the job; Ray; JobManager and TaskManagers; the job;
+  (Python start-up, imports and building the job; JobManager and TaskManagers; the job;
   stopping the cluster; leaving the interpreter);
+- ``word_count on Ray``: with ``local.taskmanager.runtime: ray`` (two TaskManager actors);
 - ``bare Ray``: ``ray.init`` with the options weir uses, two actors that answer a call,
   ``ray.shutdown`` (no weir at all: the floor under any embedded run on Ray);
 - ``import weir``: Python start-up and ``import weir.datastream``.
@@ -36,9 +39,16 @@ logging.getLogger("weir.jobmanager.local_cluster").setLevel(logging.INFO)
 runpy.run_path({str(WORD_COUNT)!r}, run_name="__main__")
 """
 
+ON_RAY = f"""
+import runpy
+from weir.common import Configuration
+job = runpy.run_path({str(WORD_COUNT)!r})
+job["word_count"](Configuration().set_string("local.taskmanager.runtime", "ray"))
+"""
+
 BARE_RAY = """
 import os, ray
-from weir.jobmanager.resource_manager import ray_init_options
+from weir.jobmanager.ray_resource_manager import ray_init_options
 
 @ray.remote
 class Actor:
@@ -53,9 +63,9 @@ ray.shutdown()
 
 IMPORT_WEIR = "import weir.datastream"
 
-_LINE = re.compile(r"^(\d+) (starting a local cluster|local cluster up in [\d.]+ s: Ray "
-                   r"([\d.]+) s, JobManager and TaskManagers ([\d.]+) s|local cluster stopped "
-                   r"in ([\d.]+) s)", re.MULTILINE)
+_LINE = re.compile(r"^(\d+) (starting a local cluster|local cluster up in ([\d.]+) s: "
+                   r"JobManager and TaskManagers in process|local cluster stopped in "
+                   r"([\d.]+) s)", re.MULTILINE)
 
 
 def _run(code: str | None, env: dict[str, str]) -> tuple[float, str]:
@@ -78,15 +88,13 @@ def phases(wall: float, stderr: str) -> dict[str, float]:
         if match.group(2).startswith("starting"):
             marks["starting"] = at
         elif match.group(3) is not None:
-            marks["up"], marks["ray"], marks["taskmanagers"] = \
-                at, float(match.group(3)), float(match.group(4))
+            marks["up"], marks["cluster"] = at, float(match.group(3))
         else:
-            marks["stopped"], marks["stop"] = at, float(match.group(5))
-    if len(marks) != 6:
+            marks["stopped"], marks["stop"] = at, float(match.group(4))
+    if len(marks) != 5:
         raise SystemExit(f"the local cluster's log lines are missing:\n{stderr}")
     return {"Python start-up, imports, building the job": marks["starting"],
-            "Ray start (JobManager preparing meanwhile)": marks["ray"],
-            "JobManager and TaskManagers": marks["taskmanagers"],
+            "JobManager and TaskManager": marks["cluster"],
             "the job": marks["stopped"] - marks["stop"] - marks["up"],
             "stopping the cluster": marks["stop"],
             "leaving the interpreter": wall - marks["stopped"]}
@@ -101,8 +109,8 @@ def main() -> int:
         env = {**os.environ, "RAY_TMPDIR": os.environ.get("RAY_TMPDIR", ray_tmp)}
         env.pop("WEIR_JOBMANAGER", None)
         env.pop("RAY_ADDRESS", None)
-        steps = {"word_count": None, "word_count, phases": PHASES, "bare Ray": BARE_RAY,
-                 "import weir": IMPORT_WEIR}
+        steps = {"word_count": None, "word_count, phases": PHASES, "word_count on Ray": ON_RAY,
+                 "bare Ray": BARE_RAY, "import weir": IMPORT_WEIR}
         walls: dict[str, list[float]] = {name: [] for name in steps}
         breakdown: dict[str, list[float]] = {}
         for round_ in range(args.rounds):

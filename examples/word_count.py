@@ -4,7 +4,7 @@
     weir run examples/word_count.py          # on a running JobManager
 """
 
-from weir.common import Types
+from weir.common import Configuration, Types
 from weir.datastream import StreamExecutionEnvironment
 
 TEXT = [
@@ -28,8 +28,8 @@ def split(line: str):
             yield word
 
 
-def word_count() -> None:
-    env = StreamExecutionEnvironment.get_execution_environment()
+def word_count(configuration: Configuration | None = None) -> None:
+    env = StreamExecutionEnvironment.get_execution_environment(configuration)
     env.set_parallelism(2)
     (env.from_collection(TEXT, Types.STRING())
         .flat_map(split, Types.STRING())

@@ -19,11 +19,8 @@ import ray
 from weir.config.internal_ssl import InternalSslOptions
 from weir.config.rest_ssl import RestSslOptions
 from weir.jobmanager.bind_policy import bind_refusal, insecure_warning
-from weir.jobmanager.resource_manager import (
-    init_ray,
-    taskmanager_memory,
-    taskmanager_ray_resources,
-)
+from weir.jobmanager.ray_resource_manager import init_ray
+from weir.jobmanager.resource_manager import taskmanager_memory, taskmanager_ray_resources
 from weir.jobmanager.runner import JobManager, JobManagerConfig
 from weir.metrics.prometheus import PrometheusReporterOptions, parse_port_range
 from weir.rpc.auth import DEFAULT_MAX_MESSAGE_BYTES

@@ -23,7 +23,7 @@ from weir.jobmanager.checkpoint_store import JobCheckpointStore
 from weir.jobmanager.job_master import JobMaster, RestorePoint
 from weir.jobmanager.job_store import JobRecord, JobStore
 from weir.jobmanager.metrics import JobManagerMetrics
-from weir.jobmanager.resource_manager import RayResourceManager
+from weir.jobmanager.resource_manager import ResourceManager
 from weir.jobmanager.restart_strategy import restart_strategy_from_configuration
 from weir.jobmanager.scheduler import NotEnoughSlotsError, SlotAssignment, assign_slots
 from weir.jobmanager.state_assignment import StateAssignmentError, assign_restored_state
@@ -50,13 +50,13 @@ class Dispatcher:
     overrides it for that job.
     """
 
-    def __init__(self, resources: RayResourceManager,
+    def __init__(self, resources: ResourceManager,
                  configuration: Mapping[str, str] | None = None,
                  metrics: JobManagerMetrics | None = None) -> None:
         self._resources = resources
         self._metrics = metrics
         self.configuration = dict(configuration or {})
-        self.handles = resources.handles
+        self.gateways = resources.gateways
         self.jobs: dict[str, JobMaster] = {}
         self._used_slots: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()

@@ -38,7 +38,8 @@ from weir.jobmanager.restart_strategy import RestartStrategy
 from weir.jobmanager.scheduler import SlotAssignment, build_deployments
 from weir.jobmanager.state_assignment import assign_restored_state
 from weir.jobmanager.subtasks import SubtaskStates
-from weir.jobmanager.task_gateway import RayTaskGateway
+from weir.jobmanager.task_gateway import TaskGateway
+from weir.jobmanager.taskmanager_gateway import TaskManagerGateway
 from weir.proto import jobmanager_pb2 as pb
 
 __all__ = ["JobMaster", "JobResources", "RestorePoint"]
@@ -53,7 +54,7 @@ SLOT_WAIT_TIMEOUT_S = 120.0
 class JobResources(Protocol):
     """The slots and TaskManagers a job runs on (the Dispatcher's slot pool)."""
 
-    handles: dict[str, Any]
+    gateways: dict[str, TaskManagerGateway]
 
     def allocate(self, graph: pb.JobGraph) -> tuple[SlotAssignment, dict[str, TaskManagerInfo]]:
         """Raises NotEnoughSlotsError when the free slots cannot hold the job."""
@@ -121,7 +122,7 @@ class JobMaster:
         self._subtasks = SubtaskStates()
         self._background: set[asyncio.Task[Any]] = set()
         self._stopping_with_savepoint = False
-        self._gateway = RayTaskGateway(job_id, resources.handles)
+        self._gateway = TaskGateway(job_id, resources.gateways)
         self.coordinator = CheckpointCoordinator(
             job_id, settings, store, self._gateway, on_failure=self._checkpointing_failed,
             scheduler=scheduler, clock=clock, wall_clock=wall_clock)
@@ -176,7 +177,7 @@ class JobMaster:
 
     async def _deploy_one(self, deployment: TaskDeployment) -> None:
         tm = self.assignment[(deployment.vertex_id, deployment.subtask_index)]
-        await self._resources.handles[tm].deploy_task.remote(deployment)
+        await self._resources.gateways[tm].deploy_task(deployment)
 
     def cancel(self) -> None:
         if self.state in JOB_TERMINAL or self.state in (pb.CANCELING, pb.FAILING):
@@ -209,18 +210,18 @@ class JobMaster:
 
     def _cancel_tasks(self) -> None:
         for tm in self._subtasks.live_taskmanagers():
-            handle = self._resources.handles.get(tm)
-            if handle is None:
+            gateway = self._resources.gateways.get(tm)
+            if gateway is None:
                 self._subtasks.mark_lost(tm)
             else:
-                self._spawn(self._cancel_on(tm, handle))
+                self._spawn(self._cancel_on(tm, gateway))
         if not self._subtasks.all_terminal:
             self._spawn(self._enforce_cancellation(self.attempt))
         self._check_all_terminal()
 
-    async def _cancel_on(self, tm: str, handle: Any) -> None:
+    async def _cancel_on(self, tm: str, gateway: TaskManagerGateway) -> None:
         try:
-            await handle.cancel_job.remote(self.job_id, self.attempt)
+            await gateway.cancel_job(self.job_id, self.attempt)
         except Exception:  # noqa: BLE001 - a dead TaskManager cannot report
             self._subtasks.mark_lost(tm)
             self._check_all_terminal()

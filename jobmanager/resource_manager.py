@@ -1,57 +1,31 @@
-"""Starts TaskManager actors on Ray and tells the JobManager when one dies.
+"""What the JobManager asks of whatever starts its TaskManagers, whether Ray actors
+(``weir.jobmanager.ray_resource_manager``) or threads of this process
+(``weir.jobmanager.in_process_resource_manager``, the embedded cluster's default).
 
-TaskManagers are named Ray actors (``taskmanager-<n>`` in namespace ``weir``).
-The actor class is found through the ``weir.runtime`` entry point, so the
-JobManager never imports the TaskManager package; it declares the Ray concurrency groups
-its methods use (``CONCURRENCY_GROUPS``).
+Nothing here imports Ray (0.8 s), so an embedded cluster without it never pays for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-import ray
-
 from weir.config.internal_ssl import InternalSslOptions
 from weir.config.memory_sizes import parse_memory_size
 from weir.graph.deployment import TaskManagerInfo
+from weir.jobmanager.taskmanager_gateway import TaskManagerGateway
 
-__all__ = ["RAY_NAMESPACE", "TASKMANAGER_RAY_RESOURCES", "RayResourceManager",
-           "TaskManagerSpec", "init_ray", "ray_init_options", "taskmanager_memory",
-           "taskmanager_ray_resources"]
+__all__ = ["TASKMANAGER_RAY_RESOURCES", "ResourceManager", "TaskManagerSpec",
+           "taskmanager_memory", "taskmanager_ray_resources", "taskmanager_runtime"]
 
 log = logging.getLogger(__name__)
-RAY_NAMESPACE = "weir"
 TASKMANAGER_RAY_RESOURCES = "taskmanager.ray.resources"
 TASKMANAGER_MEMORY = "taskmanager.memory.process.size"
-
-
-def ray_init_options(address: str | None, environ: Mapping[str, str]) -> dict[str, Any]:
-    """``ray.init``'s arguments for a JobManager joining the Ray cluster at ``address`` (or
-    ``RAY_ADDRESS`` in ``environ``), or, with neither, starting a local one.
-
-    A Ray started here runs the v2 autoscaler monitor: v1's, on the SIGTERM of
-    ``ray.shutdown()``, reports its end to the GCS that was stopped just before, and is
-    killed only after a second; v2's exits at once. Nothing here autoscales either way.
-    Ray's token authentication stays on (Ray's default for a cluster it starts). Ray refuses
-    a ``_system_config`` when joining a cluster, hence none then.
-    """
-    options: dict[str, Any] = {"address": address, "namespace": RAY_NAMESPACE,
-                               "include_dashboard": False, "logging_level": logging.WARNING}
-    if address is None and not environ.get("RAY_ADDRESS"):
-        options["_system_config"] = {"enable_autoscaler_v2": True}
-    return options
-
-
-def init_ray(address: str | None = None) -> None:
-    """Join or start Ray as ``ray_init_options`` says."""
-    ray.init(**ray_init_options(address, os.environ))
 
 
 def taskmanager_memory(configuration: Mapping[str, str]) -> int | None:
@@ -111,70 +85,48 @@ class TaskManagerSpec:
     # The ``metrics.reporter.prom.*`` keys each TaskManager serves its metrics with.
     metrics_configuration: dict[str, str] = field(default_factory=dict)
 
-
-def _actor_class() -> Any:
-    found = entry_points(group="weir.runtime", name="taskmanager")
-    if not found:
-        raise RuntimeError("the TaskManager runtime is not installed (entry point "
-                           "weir.runtime:taskmanager); reinstall weir")
-    actor_class = next(iter(found)).load()
-    # Ray's typed overloads of remote() leave out concurrency_groups, which it takes.
-    return ray.remote(  # type: ignore[call-overload]
-        concurrency_groups=actor_class.CONCURRENCY_GROUPS)(actor_class)
+    def taskmanager_arguments(self, name: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The TaskManager class's constructor arguments for TaskManager ``name``."""
+        return ((name, self.jobmanager_address, self.token, self.slots, self.bind_host),
+                {"cluster_secret": self.cluster_secret, "internal_ssl": self.internal_ssl,
+                 "jobmanager_tls_ca": self.jobmanager_tls_ca,
+                 "metrics_configuration": self.metrics_configuration})
 
 
-class RayResourceManager:
-    """Owns the TaskManager actors of one JobManager."""
+class ResourceManager(ABC):
+    """Starts and owns the TaskManagers of one JobManager, named ``taskmanager-<n>``, and
+    keeps the cluster at its size: one that is gone is reported and replaced."""
 
     def __init__(self) -> None:
         self._spec = TaskManagerSpec(0, 0, "", None)
         self._on_lost: Callable[[str, str], None] = lambda name, cause: None
-        self._actor_class = _actor_class()
-        self.handles: dict[str, Any] = {}
+        self.gateways: dict[str, TaskManagerGateway] = {}
         self.infos: dict[str, TaskManagerInfo] = {}
-        self._watchers: dict[str, asyncio.Task[None]] = {}
         self._next_index = 0
         self._stopping = False
 
     async def start(self, spec: TaskManagerSpec,
                     on_taskmanager_lost: Callable[[str, str], None]) -> None:
-        """Start ``spec.count`` TaskManagers; ``on_taskmanager_lost(name, cause)`` reports deaths."""
+        """Start ``spec.count`` TaskManagers; ``on_taskmanager_lost(name, cause)`` reports
+        one that is gone."""
         self._spec = spec
         self._on_lost = on_taskmanager_lost
-        await asyncio.gather(*(self.start_taskmanager() for _ in range(self._spec.count)))
+        await asyncio.gather(*(self.start_taskmanager() for _ in range(spec.count)))
 
     async def start_taskmanager(self) -> TaskManagerInfo:
         name = f"taskmanager-{self._next_index}"
         self._next_index += 1
-        spec = self._spec
-        handle = self._actor_class.options(
-            name=name, namespace=RAY_NAMESPACE, num_cpus=spec.num_cpus, memory=spec.memory,
-            resources=dict(spec.resources), max_concurrency=1000, scheduling_strategy="SPREAD",
-        ).remote(name, spec.jobmanager_address, spec.token, spec.slots, spec.bind_host,
-                 cluster_secret=spec.cluster_secret,
-                 internal_ssl=spec.internal_ssl, jobmanager_tls_ca=spec.jobmanager_tls_ca,
-                 metrics_configuration=spec.metrics_configuration)
-        info: TaskManagerInfo = await handle.start.remote()
-        self.handles[name] = handle
+        gateway, info = await self._launch(name)
+        self.gateways[name] = gateway
         self.infos[name] = info
-        self._watchers[name] = asyncio.get_running_loop().create_task(self._watch(name, handle))
         log.info("started %s (data port %s)", name, info.data_port)
         return info
 
-    async def _watch(self, name: str, handle: Any) -> None:
-        try:
-            await handle.wait_for_death.remote()
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # noqa: BLE001 - any failure of the call means the actor is gone
-            self.handles.pop(name, None)
-            self.infos.pop(name, None)
-            log.warning("%s is gone: %s", name, error)
-            self._on_lost(name, f"TaskManager {name} died: {type(error).__name__}")
-            await self._replace(name)
-
-    async def _replace(self, name: str) -> None:
-        """Keep the cluster at its size: start a TaskManager in place of a dead one."""
+    async def _lost(self, name: str, cause: str) -> None:
+        """TaskManager ``name`` is gone: report it and start one in its place."""
+        self.gateways.pop(name, None)
+        self.infos.pop(name, None)
+        self._on_lost(name, cause)
         while not self._stopping:
             try:
                 info = await self.start_taskmanager()
@@ -184,27 +136,31 @@ class RayResourceManager:
                 log.warning("starting a replacement for %s failed: %s", name, error)
                 await asyncio.sleep(1.0)
 
-    def kill(self, name: str) -> None:
-        """End TaskManager ``name`` at once, as a crash would: its watcher then reports it
-        lost and starts a replacement."""
-        handle = self.handles.get(name)
-        if handle is not None:
-            log.warning("killing %s", name)
-            ray.kill(handle, no_restart=True)
-
     async def stop(self) -> None:
         self._stopping = True
-        for watcher in self._watchers.values():
-            watcher.cancel()
-        await asyncio.gather(*(self._stop_taskmanager(name, handle)
-                               for name, handle in self.handles.items()))
-        self.handles.clear()
+        await asyncio.gather(*(self._stop_taskmanager(name) for name in list(self.gateways)))
+        self.gateways.clear()
         self.infos.clear()
 
-    @staticmethod
-    async def _stop_taskmanager(name: str, handle: Any) -> None:
-        try:
-            await asyncio.wait_for(handle.shutdown.remote(), 5)
-        except Exception:
-            log.debug("graceful shutdown of %s failed", name, exc_info=True)
-        ray.kill(handle)
+    @abstractmethod
+    async def _launch(self, name: str) -> tuple[TaskManagerGateway, TaskManagerInfo]:
+        """Start TaskManager ``name``; returns how to call it and where peers reach it."""
+
+    @abstractmethod
+    def kill(self, name: str) -> None:
+        """End TaskManager ``name`` at once, as a crash would: it is then reported lost
+        and replaced."""
+
+    @abstractmethod
+    async def _stop_taskmanager(self, name: str) -> None:
+        """Stop TaskManager ``name`` gracefully (bounded in time)."""
+
+
+def taskmanager_runtime() -> Any:
+    """The TaskManager class, found through the ``weir.runtime`` entry point: the
+    JobManager never imports the TaskManager package."""
+    found = entry_points(group="weir.runtime", name="taskmanager")
+    if not found:
+        raise RuntimeError("the TaskManager runtime is not installed (entry point "
+                           "weir.runtime:taskmanager); reinstall weir")
+    return next(iter(found)).load()

@@ -12,7 +12,7 @@ from weir.config.internal_ssl import InternalSslOptions
 from weir.jobmanager.dispatcher import Dispatcher
 from weir.jobmanager.metrics import JobManagerMetrics
 from weir.jobmanager.resource_manager import (
-    RayResourceManager,
+    ResourceManager,
     TaskManagerSpec,
     taskmanager_memory,
     taskmanager_ray_resources,
@@ -45,17 +45,20 @@ class JobManagerConfig:
     # ``metrics.reporter.prom.enabled`` says otherwise (off for the embedded cluster).
     metrics_port: str | None = None
     metrics_enabled_by_default: bool = True
+    # TaskManagers on threads of this process instead of Ray actors (the embedded cluster).
+    in_process_taskmanagers: bool = False
 
 
 class JobManager:
     """Start with ``await start()`` on the event loop that will serve it (Ray must be
-    initialized), or in two steps: ``prepare()`` while Ray starts, then ``open()``."""
+    initialized, unless its TaskManagers run in process), or in two steps: ``prepare()``
+    while Ray starts, then ``open()``."""
 
     def __init__(self, config: JobManagerConfig) -> None:
         self.config = config
         self.port = 0
         self._server: grpc.aio.Server | None = None
-        self._resources: RayResourceManager | None = None
+        self._resources: ResourceManager | None = None
         self._dispatcher: Dispatcher | None = None
         self._internal_ssl: InternalSslOptions | None = None
         self.metrics: JobManagerMetrics | None = None
@@ -79,15 +82,15 @@ class JobManager:
         processes then, which a running gRPC server would complain about)."""
         config = self.config
         self._internal_ssl = InternalSslOptions.from_configuration(config.configuration)
-        resources = self._resources = RayResourceManager()
+        resources = self._resources = _resource_manager(config.in_process_taskmanagers)
         self.metrics = JobManagerMetrics(config.configuration, config.metrics_enabled_by_default,
                                          config.metrics_port, config.advertised_host,
                                          lambda: resources.infos)
         self._dispatcher = Dispatcher(resources, config.configuration, self.metrics)
 
     async def open(self) -> None:
-        """Serve gRPC and metrics, start the TaskManagers (Ray must be initialized), recover
-        the jobs of a previous JobManager."""
+        """Serve gRPC and metrics, start the TaskManagers (on Ray, which must be initialized,
+        unless they run in process), recover the jobs of a previous JobManager."""
         config = self.config
         dispatcher, resources, metrics = self._dispatcher, self._resources, self.metrics
         assert dispatcher is not None and resources is not None and metrics is not None, \
@@ -128,3 +131,14 @@ class JobManager:
             self.metrics.close()
         if self._resources is not None:
             await self._resources.stop()
+
+
+def _resource_manager(in_process: bool) -> ResourceManager:
+    """Imported here: importing Ray takes 0.8 s, which in-process TaskManagers never pay."""
+    if in_process:
+        from weir.jobmanager.in_process_resource_manager import InProcessResourceManager
+
+        return InProcessResourceManager()
+    from weir.jobmanager.ray_resource_manager import RayResourceManager
+
+    return RayResourceManager()

@@ -1,11 +1,11 @@
-"""The TaskManager Ray actor: a thin adapter that deploys and cancels StreamTasks and
-posts them control messages.
+"""The TaskManager: a thin adapter that deploys and cancels StreamTasks and posts them
+control messages. It runs as a Ray actor, or on a thread of the embedded cluster's process.
 
-All of a TaskManager's tasks, its data connections and its JobManager client run on the
-actor's asyncio event loop. Cancellation alone is received on a second thread (Ray
-concurrency group ``control``, with its own event loop), so that a task blocking the event
-loop cannot keep a cancel from being heard: the cancel is armed on the watchdog there, then
-carried out on the event loop (``weir.taskmanager.cancellation``).
+All of a TaskManager's tasks, its data connections and its JobManager client run on its
+asyncio event loop. Cancellation alone is received on another thread (the Ray concurrency
+group ``CONTROL_GROUP``, with its own event loop; in process, the JobManager's), so that a
+task blocking the event loop cannot keep a cancel from being heard: the cancel is armed on
+the watchdog there, then carried out on the event loop (``weir.taskmanager.cancellation``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import logging
 import os
 from collections.abc import Mapping
 from typing import ClassVar
-
-import ray
 
 from weir.config import TaskCancellation
 from weir.config.internal_ssl import InternalSslOptions
@@ -49,6 +47,8 @@ def _reachable_address(bind_host: str) -> str:
     """The address peers reach a data port bound to ``bind_host`` on: the host itself, or,
     for a wildcard bind, this node's address as Ray knows it (a pod's IP in Kubernetes)."""
     if bind_host in ("0.0.0.0", "::", ""):
+        import ray  # only a TaskManager that Ray started binds a wildcard
+
         return str(ray.util.get_node_ip_address())
     return bind_host
 
@@ -60,7 +60,9 @@ class TaskManagerActor:
     TaskManager reads anything they send on its data port; ``internal_ssl`` adds TLS.
     """
 
-    # The Ray concurrency groups of the methods (the JobManager creates the actor with them).
+    # The Ray concurrency groups of the methods (the JobManager creates the actor with them
+    # and calls ``cancel_job`` in ``CONTROL_GROUP``).
+    CONTROL_GROUP: ClassVar[str] = CONTROL
     CONCURRENCY_GROUPS: ClassVar[dict[str, int]] = {CONTROL: 100}
 
     def __init__(self, name: str, jobmanager_address: str, token: str | None, slots: int,
@@ -89,8 +91,9 @@ class TaskManagerActor:
         self._gateway: JobManagerGateway | None = None
         self._heartbeat: asyncio.Task[None] | None = None
 
-    async def start(self) -> TaskManagerInfo:
-        """Open the data port and start heartbeats; returns where peers reach this TaskManager."""
+    async def start(self, own_process: bool = True) -> TaskManagerInfo:
+        """Open the data port and start heartbeats; returns where peers reach this TaskManager.
+        In ``own_process`` (a Ray actor's), tune the garbage collector for streaming."""
         self._loop = asyncio.get_running_loop()
         await self._network.start()
         self._gateway = JobManagerGateway(self._jobmanager_address, self._token,
@@ -99,7 +102,8 @@ class TaskManagerActor:
         self._heartbeat = asyncio.get_running_loop().create_task(self._heartbeats())
         self._metrics.track_state_size(self._task_snapshot)
         self._metrics.start()
-        tune_for_streaming()
+        if own_process:
+            tune_for_streaming()
         return await self.info()
 
     def _task_snapshot(self) -> list[StreamTask]:
@@ -168,7 +172,6 @@ class TaskManagerActor:
         for task in self._tasks.of_attempt(job_id, attempt):
             task.post(aborted)
 
-    @ray.method(concurrency_group=CONTROL)
     async def cancel_job(self, job_id: str, attempt: int) -> None:
         """Cancel every task of ``job_id`` up to ``attempt`` (none deployed later runs);
         returns once they all stopped.

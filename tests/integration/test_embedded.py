@@ -1,4 +1,5 @@
-"""``python job.py`` with no JobManager configured runs on an embedded local cluster."""
+"""``python job.py`` with no JobManager configured runs on an embedded local cluster: its
+TaskManager in process by default (no Ray), or on a local Ray when configured."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
+
+import pytest
+
+from tests.fixtures.counting_job import CountingJob, committed_file_lines
+from tests.fixtures.faults import FailOnce, Fault
+from weir.common import Configuration
+from weir.datastream import StreamExecutionEnvironment
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "examples"))
@@ -16,31 +25,33 @@ sys.path.insert(0, str(REPO / "examples"))
 import word_count
 
 # ``python examples/word_count.py``, with the local cluster's log on, and a report at exit of
-# whether the objects were frozen by then (atexit runs last what was registered first).
+# whether Ray was imported and whether the objects were frozen by then (atexit runs last what
+# was registered first). ``CONFIGURE`` runs the example's job with that configuration.
 RUN_WORD_COUNT = f"""
 import atexit, gc, logging, runpy, sys
-atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0, file=sys.stderr))
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0,
+                              "ray imported:", "ray" in sys.modules, file=sys.stderr))
 logging.basicConfig(format="%(name)s: %(message)s")
 logging.getLogger("weir.jobmanager.local_cluster").setLevel(logging.INFO)
-runpy.run_path({str(REPO / "examples" / "word_count.py")!r}, run_name="__main__")
+job = runpy.run_path({str(REPO / "examples" / "word_count.py")!r})
+from weir.common import Configuration
+job["word_count"](Configuration(CONFIGURE))
 """
 
 
-def test_word_count_runs_embedded_and_prints_per_subtask():
+def run_word_count(configuration: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("WEIR_JOBMANAGER", "WEIR_TOKEN")}
-    done = subprocess.run([sys.executable, "-c", RUN_WORD_COUNT],
+    done = subprocess.run([sys.executable, "-c", f"CONFIGURE = {configuration!r}" + RUN_WORD_COUNT],
                           env=env, capture_output=True, text=True, timeout=180, cwd=REPO,
                           check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
-    # Where the start-up time goes (benchmarks/startup.py reads these lines), and the exit
-    # that skips walking Ray's objects.
-    assert re.search(r"local cluster up in [\d.]+ s: Ray [\d.]+ s, JobManager and "
-                     r"TaskManagers [\d.]+ s", done.stderr), done.stderr[-3000:]
-    assert re.search(r"local cluster stopped in [\d.]+ s", done.stderr), done.stderr[-3000:]
-    assert "frozen at exit: True" in done.stderr
+    return done
 
-    lines = done.stdout.splitlines()
+
+def assert_word_counts(stdout: str) -> None:
+    """Each word's running counts arrive in order 1..n from the one subtask that owns it."""
+    lines = stdout.splitlines()
     parsed = [re.fullmatch(r"([12])> (\(.*\))", line) for line in lines]
     assert all(parsed), [line for line, match in zip(lines, parsed) if not match]
 
@@ -48,11 +59,62 @@ def test_word_count_runs_embedded_and_prints_per_subtask():
     running: dict[str, list[int]] = collections.defaultdict(list)
     subtask_of: dict[str, set[str]] = collections.defaultdict(set)
     for match in parsed:
+        assert match is not None
         word, count = ast.literal_eval(match.group(2))
         running[word].append(count)
         subtask_of[word].add(match.group(1))
-    # Each word's running counts arrive in order 1..n from the one subtask that owns it.
     assert {w: counts for w, counts in running.items()} == \
         {w: list(range(1, n + 1)) for w, n in expected.items()}
     assert all(len(subtasks) == 1 for subtasks in subtask_of.values())
     assert {s for subtasks in subtask_of.values() for s in subtasks} == {"1", "2"}
+
+
+def test_word_count_runs_in_process_without_ray_and_prints_per_subtask():
+    done = run_word_count({})
+    # Where the start-up time goes (benchmarks/startup.py reads these lines); Ray is never
+    # imported; the exit skips walking gRPC's and protobuf's objects.
+    assert re.search(r"local cluster up in [\d.]+ s: JobManager and TaskManagers in process",
+                     done.stderr), done.stderr[-3000:]
+    assert re.search(r"local cluster stopped in [\d.]+ s", done.stderr), done.stderr[-3000:]
+    assert "frozen at exit: True ray imported: False" in done.stderr
+    assert_word_counts(done.stdout)
+
+
+def test_word_count_runs_on_a_local_ray_when_configured():
+    done = run_word_count({"local.taskmanager.runtime": "ray"})
+    assert re.search(r"local cluster up in [\d.]+ s: Ray [\d.]+ s, JobManager and "
+                     r"TaskManagers [\d.]+ s", done.stderr), done.stderr[-3000:]
+    assert re.search(r"local cluster stopped in [\d.]+ s: JobManager and TaskManagers "
+                     r"[\d.]+ s, Ray [\d.]+ s", done.stderr), done.stderr[-3000:]
+    assert "frozen at exit: True ray imported: True" in done.stderr
+    assert_word_counts(done.stdout)
+
+
+def test_an_unknown_taskmanager_runtime_is_a_clear_error(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("WEIR_JOBMANAGER", raising=False)
+    env = StreamExecutionEnvironment.get_execution_environment(
+        Configuration({"local.taskmanager.runtime": "threads"}))
+    env.from_collection([1, 2]).print()
+    with pytest.raises(ValueError, match=r"local.taskmanager.runtime must be 'in-process' "
+                                         r"\(TaskManagers on threads of this process\) or "
+                                         r"'ray' \(on a local Ray\); got 'threads'"):
+        env.execute("bad-runtime")
+
+
+def test_a_failure_in_process_fails_over_and_loses_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path):
+    """The exactly-once counting job in this very process: its source fails once after a
+    checkpoint completed, the job restarts from it, and the committed output is the
+    oracle's. Then no TaskManager thread is left behind."""
+    monkeypatch.delenv("WEIR_JOBMANAGER", raising=False)
+    job = CountingJob(records=8_000, rate=4_000)
+    plan = FailOnce(tmp_path / "failed", after_records=job.records // job.parallelism // 3,
+                    fault=Fault.RAISE)
+    output = tmp_path / "out"
+    env = job.environment(output.as_uri(), (tmp_path / "chk").as_uri(), fault=plan)
+    env.execute("in-process-failover")
+    assert plan.happened, "the source never failed"
+    assert plan.struck.checkpoint_id > 0
+    got, expected = committed_file_lines(output), job.expected()
+    assert got == expected, (sum((got - expected).values()), sum((expected - got).values()))
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("weir-")]

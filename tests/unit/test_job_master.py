@@ -6,7 +6,6 @@ is killed) and the restart delay has passed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,28 +34,18 @@ def source_graph(parallelism: int) -> pb.JobGraph:
     return graph
 
 
-class RemoteMethod:
-    """``actor.method.remote(*arguments)`` of a Ray actor: records the call and completes."""
-
-    def __init__(self, record: Callable[..., None]) -> None:
-        self._record = record
-
-    def remote(self, *arguments: Any) -> asyncio.Future[None]:
-        self._record(*arguments)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-
 class FakeTaskManager:
     """Takes deployments and cancellations; the test reports the tasks' states."""
 
     def __init__(self) -> None:
         self.deployed: list[TaskDeployment] = []
         self.cancelled: list[tuple[str, int]] = []  # (job id, up to attempt)
-        self.deploy_task = RemoteMethod(self.deployed.append)
-        self.cancel_job = RemoteMethod(lambda job_id, attempt: self.cancelled.append(
-            (job_id, attempt)))
+
+    async def deploy_task(self, deployment: TaskDeployment) -> None:
+        self.deployed.append(deployment)
+
+    async def cancel_job(self, job_id: str, attempt: int) -> None:
+        self.cancelled.append((job_id, attempt))
 
     def attempts(self) -> list[int]:
         return [d.attempt for d in self.deployed]
@@ -64,7 +53,7 @@ class FakeTaskManager:
 
 @dataclass
 class SlotPool:
-    handles: dict[str, Any] = field(default_factory=lambda: {"tm-0": FakeTaskManager()})
+    gateways: dict[str, Any] = field(default_factory=lambda: {"tm-0": FakeTaskManager()})
     killed: list[str] = field(default_factory=list)
 
     def allocate(self, graph: pb.JobGraph) -> tuple[SlotAssignment, dict[str, TaskManagerInfo]]:
@@ -105,7 +94,7 @@ def test_the_restart_waits_for_the_last_task_state_then_for_the_delay() -> None:
     async def scenario() -> None:
         scheduler = ManualScheduler()
         master, pool = await running_job(scheduler)
-        taskmanager = pool.handles["tm-0"]
+        taskmanager = pool.gateways["tm-0"]
         report(master, 0, pb.TASK_FAILED)
         assert master.state == pb.RESTARTING
         await scheduler.advance(RESTART_DELAY_S + 1)  # past the delay: subtask 1 is cancelling
@@ -126,7 +115,7 @@ def test_a_taskmanager_that_never_stops_its_tasks_is_killed_after_the_cancellati
     async def scenario() -> None:
         scheduler = ManualScheduler()
         master, pool = await running_job(scheduler)
-        taskmanager = pool.handles["tm-0"]
+        taskmanager = pool.gateways["tm-0"]
         report(master, 0, pb.TASK_FAILED)
         await scheduler.advance(CANCELLATION_TIMEOUT_S + CANCELLATION_GRACE_S - 0.1)
         assert pool.killed == [] and taskmanager.attempts() == [0, 0]
@@ -145,7 +134,7 @@ def test_a_cancelled_job_ends_once_the_killed_taskmanager_took_its_tasks_along()
         master, pool = await running_job(scheduler)
         master.cancel()
         await scheduler.advance(0)
-        assert pool.handles["tm-0"].cancelled == [("job", 0)]
+        assert pool.gateways["tm-0"].cancelled == [("job", 0)]
         report(master, 0, pb.TASK_CANCELED)
         await scheduler.advance(CANCELLATION_TIMEOUT_S + CANCELLATION_GRACE_S - 0.1)
         assert pool.killed == [] and master.state == pb.CANCELING

@@ -4,7 +4,7 @@ import asyncio
 
 import ray
 
-from weir.jobmanager.resource_manager import RAY_NAMESPACE, ray_init_options
+from weir.jobmanager.ray_resource_manager import RAY_NAMESPACE, ray_init_options
 from weir.jobmanager.runner import JobManager, JobManagerConfig
 
 

@@ -52,7 +52,7 @@ class FakeMaster:
 
 
 def _savepoint(master: FakeMaster, target_directory: str) -> str:
-    dispatcher = Dispatcher(SimpleNamespace(handles={}, infos={}))  # type: ignore[arg-type]
+    dispatcher = Dispatcher(SimpleNamespace(gateways={}, infos={}))  # type: ignore[arg-type]
     dispatcher.jobs[JOB] = master  # type: ignore[assignment]
     return asyncio.run(dispatcher.trigger_savepoint(JOB, target_directory, stop=False))
 
