@@ -53,14 +53,14 @@ class RayTaskManagerGateway(TaskManagerGateway):
     group, on a thread of its own."""
 
     def __init__(self, handle: Any, control_group: str) -> None:
-        self.handle = handle
+        self._handle = handle
         self._control_group = control_group
 
     async def _call(self, method: str, *arguments: Any) -> Any:
-        return await getattr(self.handle, method).remote(*arguments)
+        return await getattr(self._handle, method).remote(*arguments)
 
     async def _call_control(self, method: str, *arguments: Any) -> Any:
-        return await getattr(self.handle, method).options(
+        return await getattr(self._handle, method).options(
             concurrency_group=self._control_group).remote(*arguments)
 
 
@@ -74,6 +74,7 @@ class RayResourceManager(ResourceManager):
         # Ray's typed overloads of remote() leave out concurrency_groups, which it takes.
         self._actor_class = ray.remote(  # type: ignore[call-overload]
             concurrency_groups=runtime.CONCURRENCY_GROUPS)(runtime)
+        self._handles: dict[str, Any] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
 
     async def _launch(self, name: str) -> tuple[TaskManagerGateway, TaskManagerInfo]:
@@ -84,6 +85,7 @@ class RayResourceManager(ResourceManager):
             resources=dict(spec.resources), max_concurrency=1000, scheduling_strategy="SPREAD",
         ).remote(*arguments, **keywords)
         info: TaskManagerInfo = await handle.start.remote()
+        self._handles[name] = handle
         self._watchers[name] = asyncio.get_running_loop().create_task(self._watch(name, handle))
         return RayTaskManagerGateway(handle, self._control_group), info
 
@@ -94,25 +96,24 @@ class RayResourceManager(ResourceManager):
             raise
         except Exception as error:  # noqa: BLE001 - any failure of the call means the actor is gone
             log.warning("%s is gone: %s", name, error)
+            self._handles.pop(name, None)
             self._watchers.pop(name, None)
             await self._lost(name, f"TaskManager {name} died: {type(error).__name__}")
 
     def kill(self, name: str) -> None:
         """Its watcher then reports it lost and starts a replacement."""
-        gateway = self.gateways.get(name)
-        if isinstance(gateway, RayTaskManagerGateway):
+        handle = self._handles.get(name)
+        if handle is not None:
             log.warning("killing %s", name)
-            ray.kill(gateway.handle, no_restart=True)
+            ray.kill(handle, no_restart=True)
 
     async def _stop_taskmanager(self, name: str) -> None:
         watcher = self._watchers.pop(name, None)
         if watcher is not None:
             watcher.cancel()
-        gateway = self.gateways[name]
-        assert isinstance(gateway, RayTaskManagerGateway)
+        handle = self._handles.pop(name)
         try:
-            await asyncio.wait_for(gateway.handle.shutdown.remote(), 5)
+            await asyncio.wait_for(handle.shutdown.remote(), 5)
         except Exception:
             log.debug("graceful shutdown of %s failed", name, exc_info=True)
-        ray.kill(gateway.handle)
-
+        ray.kill(handle)
