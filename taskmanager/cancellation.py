@@ -63,8 +63,9 @@ def judge(deadlines: Mapping[int, tuple[float, str]], now: float) -> WatchdogVer
 def end_process(reason: str) -> NoReturn:
     """Flink's fatal TaskManager error: say why, then end the process at once. No clean-up:
     the event loop that would run it may be the thing that is stuck."""
-    log.critical("%s; ending the TaskManager process (Ray reports it dead to the JobManager, "
-                 "which starts a replacement)", reason)
+    log.critical("%s; ending the TaskManager's process (on Ray, the JobManager then starts a "
+                 "replacement; an embedded cluster's TaskManager in process ends the job's "
+                 "process with it)", reason)
     for handler in logging.getLogger().handlers:
         handler.flush()
     sys.stderr.flush()
