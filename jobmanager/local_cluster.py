@@ -112,12 +112,19 @@ class LocalCluster:
         return self
 
     def shutdown(self) -> None:
+        """Stop the JobManager and its TaskManagers, then close the event loop and its
+        threads: a process that runs many jobs keeps no thread or descriptor of this one."""
+        if self._loop.is_closed():
+            return
         started = time.perf_counter()
         if self._jobmanager is not None:
             self._run(self._jobmanager.stop(0.5)).result()
             self._jobmanager = None
+        self._run(self._loop.shutdown_default_executor()).result()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
         stopped = time.perf_counter()
         atexit.unregister(_skip_final_collections)
         atexit.register(_skip_final_collections)

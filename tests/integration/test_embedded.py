@@ -118,3 +118,23 @@ def test_a_failure_in_process_fails_over_and_loses_nothing(monkeypatch: pytest.M
     got, expected = committed_file_lines(output), job.expected()
     assert got == expected, (sum((got - expected).values()), sum((expected - got).values()))
     assert not [t.name for t in threading.enumerate() if t.name.startswith("weir-")]
+
+
+def test_jobs_in_process_leave_no_thread_or_descriptor_behind(monkeypatch: pytest.MonkeyPatch):
+    """A process that runs job after job (a test suite, a notebook) keeps nothing of each:
+    every loop, executor thread, socket and port of an embedded cluster is closed with it."""
+    monkeypatch.delenv("WEIR_JOBMANAGER", raising=False)
+
+    def run_job() -> None:
+        env = StreamExecutionEnvironment.get_execution_environment()
+        env.set_parallelism(2)
+        env.from_collection(list(range(100))).key_by(lambda x: x % 3) \
+            .reduce(lambda a, b: a + b).filter(lambda x: x < 0).print()
+        env.execute("nothing-left")
+
+    run_job()  # libraries open what they keep for the process's lifetime (gRPC's poller)
+    descriptors, threads = len(os.listdir("/proc/self/fd")), threading.active_count()
+    for _ in range(3):
+        run_job()
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    assert threading.active_count() == threads, [t.name for t in threading.enumerate()]
