@@ -80,8 +80,9 @@ def format_table(rows: list[Row], settings: dict[str, Any]) -> str:
             f"{'' if row['correct'] else '  WRONG RESULTS'}")
     lines.append("vs loop: ÷ the plain loop's events/s in the same round; CPU of a plain loop: "
                  "its own thread's; loop ×2: the plain loop split over 2 processes, no "
-                 "exchange (the most a p=2 can reach here); paced: events/s achieved, "
-                 "end-to-end latency")
+                 "exchange (the most a p=2 can reach here); keyed ×2: the same with the "
+                 "least a keyed exchange costs, by hand (the most a keyed p=2 can reach "
+                 "here); paced: events/s achieved, end-to-end latency")
     return "\n".join(lines)
 
 

@@ -11,7 +11,10 @@ the TaskManager processes per event (for a plain loop: its own thread's). The pa
 
 "W1 loop ×2" is the plain loop split over two processes by event (no exchange at all, no
 weir): the most any p=2 could reach on this machine, since two busy cores run Python slower
-than one (shared cache and memory, clock). Its "vs loop" is against the one-process loop.
+than one (shared cache and memory, clock). "W1 keyed ×2" adds the least a keyed exchange
+costs: the same two processes send each other the events of the other's users over TCP
+(benchmarks/keyed_loop.py), the most a keyed p=2 could reach. Their "vs loop" is against the
+one-process loop.
 
 Usage: python benchmarks/run.py [--events N] [--rounds R] [--workloads W1,W2]
            [--parallelism 1,2,4] [--skip-latency] [--latency-seconds S] [--json PATH]
@@ -30,7 +33,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import local_cluster, run_job
+from harness import local_cluster, run_job, same_answer
+from keyed_loop import connected_pair, keyed_share
 from latency import run_paced
 from report import compare, format_table, summarize, write_result
 from workloads import WORKLOADS
@@ -70,6 +74,22 @@ def split_sample(workload: str, n: int, round_: int) -> dict[str, Any]:
             "cpu_us_per_event": sum(c for _, c in shares) / n * 1e6}
 
 
+def keyed_split_sample(n: int, round_: int) -> dict[str, Any]:
+    """W1 by hand in SPLIT processes with a keyed exchange (keyed_loop.py); events/s = n ÷ the
+    slower process's time; the windows of both are checked against the plain loop's."""
+    pair = connected_pair()
+    with multiprocessing.get_context("spawn").Pool(SPLIT) as pool:
+        pool.map(_ready, range(SPLIT), chunksize=1)
+        shares = pool.starmap(keyed_share, [(n, k, SPLIT, pair[k]) for k in range(SPLIT)],
+                              chunksize=1)
+    for end in pair:
+        end.close()
+    answer = (sum(s[2] for s in shares), sum(s[3] for s in shares))
+    return {"workload": f"W1 keyed ×{SPLIT}", "base": "W1", "parallelism": SPLIT,
+            "round": round_, "events_per_s": n / max(s[0] for s in shares),
+            "cpu_us_per_event": sum(s[1] for s in shares) / n * 1e6, "answer": answer}
+
+
 def job_sample(workload: str, n: int, parallelism: int, round_: int,
                expected: tuple[int, float]) -> dict[str, Any]:
     run = run_job(f"{workload}-p{parallelism}", WORKLOADS[workload][0], n, parallelism)
@@ -84,7 +104,8 @@ def throughput_rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
     against the plain loop's (computed once, before the rounds)."""
     n = args.events
     expected = {w: WORKLOADS[w][1](n) for w in args.workloads}
-    steps = [(w, p) for w in args.workloads for p in (None, "split", *args.parallelism)]
+    steps = [(w, p) for w in args.workloads
+             for p in (None, "split", *(["keyed"] if w == "W1" else []), *args.parallelism)]
     samples = []
     for round_ in range(args.rounds):
         for workload, parallelism in steps if round_ % 2 == 0 else reversed(steps):
@@ -92,6 +113,9 @@ def throughput_rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
                 sample = plain_sample(workload, n, round_)
             elif parallelism == "split":
                 sample = split_sample(workload, n, round_)
+            elif parallelism == "keyed":
+                sample = keyed_split_sample(n, round_)
+                sample["correct"] = same_answer(sample.pop("answer"), expected[workload])
             else:
                 sample = job_sample(workload, n, parallelism, round_, expected[workload])
             samples.append(sample)
@@ -106,7 +130,9 @@ def throughput_rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
 def _step_name(parallelism: int | str | None) -> str:
     if parallelism is None:
         return "plain loop"
-    return f"loop ×{SPLIT}" if parallelism == "split" else f"p={parallelism}"
+    if parallelism in ("split", "keyed"):
+        return f"{'loop' if parallelism == 'split' else 'keyed'} ×{SPLIT}"
+    return f"p={parallelism}"
 
 
 def parse_args() -> argparse.Namespace:
