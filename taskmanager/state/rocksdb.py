@@ -2,7 +2,9 @@
 
 One embedded database per operator subtask, in a fresh directory under
 ``state.backend.rocksdb.localdir`` for every attempt (a restarted TaskManager
-never opens files an earlier attempt left), deleted on dispose.
+never opens files an earlier attempt left), deleted on dispose; inside the
+TaskManager process's working directory there, so that what a killed process
+left is deleted by the next attempt (``working_directory``).
 
 Layout of a database key, so a key-group range is a contiguous key range::
 
@@ -27,7 +29,6 @@ savepoints, it is the backend-neutral ``KeyedStateSnapshot``.
 from __future__ import annotations
 
 import functools
-import os
 import pickle
 import shutil
 import tempfile
@@ -58,6 +59,7 @@ from weir.taskmanager.state.rocksdb_incremental import (
     successor,
 )
 from weir.taskmanager.state.rocksdb_timers import RocksDBTimerQueue
+from weir.taskmanager.state.working_directory import working_directory
 from weir.taskmanager.timers import TimerQueue
 
 __all__ = ["LocalDatabases", "RocksDBKeyedStateBackend", "StateBackendError"]
@@ -74,8 +76,9 @@ class StateBackendError(RuntimeError):
 @dataclass(frozen=True)
 class LocalDatabases:
     """Where and how one subtask's databases are opened: every database (the first, a
-    restored one, a downloaded one to copy from) gets a fresh directory under
-    ``localdir``, never one an earlier attempt left."""
+    restored one, a downloaded one to copy from) gets a fresh directory in this process's
+    working directory under ``localdir``, never one an earlier attempt left; what killed
+    TaskManagers left there is deleted first (``working_directory``)."""
 
     localdir: str
     name: str
@@ -84,9 +87,8 @@ class LocalDatabases:
 
     def fresh_directory(self, kind: str = "") -> str:
         try:
-            os.makedirs(self.localdir, exist_ok=True)
             return tempfile.mkdtemp(prefix=f"{self.name}-{kind}{uuid.uuid4().hex[:8]}-",
-                                    dir=self.localdir)
+                                    dir=working_directory(self.localdir))
         except OSError as error:
             raise StateBackendError(
                 f"state.backend.rocksdb.localdir: cannot create a database directory in "

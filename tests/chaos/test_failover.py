@@ -28,9 +28,11 @@ from weir.datastream import (
 from weir.datastream.connectors.datagen import DataGeneratorSource, RateLimiterStrategy
 from weir.datastream.connectors.file_system import FileSink
 from weir.datastream.state import MapStateDescriptor
+from weir.datastream.state_backend import EmbeddedRocksDBStateBackend
 from weir.datastream.window import TumblingEventTimeWindows
 from weir.proto import jobmanager_pb2 as pb
 from weir.rpc.client import JobManagerClient
+from weir.taskmanager.state.working_directory import PREFIX
 
 FAULTS = pytest.mark.parametrize("fault", list(Fault), ids=[f.value for f in Fault])
 
@@ -77,8 +79,16 @@ def test_a_failure_after_a_checkpoint_loses_nothing(cluster: RunningJobManager, 
     output = tmp_path / "out"
     env = job.environment(output.as_uri(), (tmp_path / "chk").as_uri(), mode=mode,
                           fault=plan)
-    env.set_state_backend(state_backend(backend))
+    databases = tmp_path / "rocksdb"
+    chosen = state_backend(backend)
+    if isinstance(chosen, EmbeddedRocksDBStateBackend):
+        chosen.set_db_storage_paths(str(databases))
+    env.set_state_backend(chosen)
     run_failing_once(cluster, env, f"failover-{backend}-{fault.value}", plan, request)
+    if backend == "rocksdb":  # no database is left, not even a killed TaskManager's
+        leftovers = [path for path in databases.rglob("*") if path.name != ".lock" and not (
+            path.parent == databases and path.name.startswith(PREFIX))]
+        assert leftovers == []
     got, expected = committed_file_lines(output), job.expected()
     if mode is CheckpointingMode.EXACTLY_ONCE:
         assert got == expected

@@ -239,10 +239,12 @@ def test_rocksdb_uses_a_fresh_directory_per_backend_and_deletes_it(tmp_path):
     first.keyed_table("t")["k"] = 1
     second = create_keyed_state_backend(configuration, "op", lambda: 0, 0, 1, 128)
     assert second.keyed_table("t").get("k") is None  # a new attempt never sees old files
-    assert len(os.listdir(tmp_path)) == 4  # per backend: its state and its timers
+    [working_directory] = tmp_path.iterdir()  # this process's
+    assert working_directory.name.startswith("weir-taskmanager-")
+    assert len(os.listdir(working_directory)) == 5  # the lock; per backend: state, timers
     first.dispose()
     second.dispose()
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(working_directory) == [".lock"]
 
 
 def test_an_unwritable_rocksdb_directory_fails_with_the_key_named(tmp_path):
@@ -388,7 +390,10 @@ def test_rocksdb_directories_are_taken_in_turn_by_subtasks(tmp_path):
     backends = [create_keyed_state_backend(configuration, "op", lambda: 0, i, 2, 128)
                 for i in range(2)]
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
-    assert len(os.listdir(tmp_path / "a")) == len(os.listdir(tmp_path / "b")) == 2  # state, timers
+    for localdir in ("a", "b"):  # in this process's working directory there: state, timers
+        [working_directory] = (tmp_path / localdir).iterdir()
+        names = os.listdir(working_directory)
+        assert ".lock" in names and len(names) == 3
     for backend in backends:
         backend.dispose()
 
