@@ -22,6 +22,7 @@ import threading
 __all__ = ["PREFIX", "working_directory"]
 
 PREFIX = "weir-taskmanager-"
+_STAGING_PREFIX = ".weir-staging-"  # a directory being claimed: no sweep looks at it
 _LOCK_FILE = ".lock"
 
 _owned: dict[str, tuple[str, int]] = {}  # localdir -> (this process's directory, lock fd)
@@ -52,10 +53,11 @@ def working_directory(localdir: str) -> str:
 def _claim(localdir: str) -> tuple[str, int]:
     """A new directory with its lock held. It is locked under a name no sweep looks at and
     renamed after, so a sweep never finds it unlocked."""
-    staging = tempfile.mkdtemp(prefix=".weir-staging-", dir=localdir)
+    staging = tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=localdir)
     fd = os.open(os.path.join(staging, _LOCK_FILE), os.O_CREAT | os.O_RDWR, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    directory = os.path.join(localdir, PREFIX + os.path.basename(staging)[len(".weir-staging-"):])
+    directory = os.path.join(localdir,
+                             PREFIX + os.path.basename(staging)[len(_STAGING_PREFIX):])
     os.rename(staging, directory)
     return directory, fd
 
