@@ -2,9 +2,10 @@
 p=2 keyed job could reach on this machine with no engine at all.
 
 Each process takes every other event, as a p=2 source does. Process k owns the users with
-``user % 2 == k``: it aggregates its own events at once, without building a record, and
-sends the others to its peer as pickled batches of ``BATCH`` records over TCP on 127.0.0.1,
-length-prefixed. It aggregates what its peer sends between its own batches. Both answers
+``user % 2 == k``: it aggregates its own events at once, without building a record. Of each
+``BATCH`` events it takes, those of its peer's users (about half) go to the peer as one
+pickled, length-prefixed batch over TCP on 127.0.0.1. It aggregates what its peer sends
+between its own batches. Both answers
 together equal ``plain_w1``'s, which ``run.py`` checks.
 
 It is the most favourable exchange there is: the key is the record's first field, the

@@ -74,7 +74,7 @@ def split_sample(workload: str, n: int, round_: int) -> dict[str, Any]:
             "cpu_us_per_event": sum(c for _, c in shares) / n * 1e6}
 
 
-def keyed_split_sample(n: int, round_: int) -> dict[str, Any]:
+def keyed_split_sample(n: int, round_: int, expected: tuple[int, float]) -> dict[str, Any]:
     """W1 by hand in SPLIT processes with a keyed exchange (keyed_loop.py); events/s = n ÷ the
     slower process's time; the windows of both are checked against the plain loop's."""
     pair = connected_pair()
@@ -87,7 +87,8 @@ def keyed_split_sample(n: int, round_: int) -> dict[str, Any]:
     answer = (sum(s[2] for s in shares), sum(s[3] for s in shares))
     return {"workload": f"W1 keyed ×{SPLIT}", "base": "W1", "parallelism": SPLIT,
             "round": round_, "events_per_s": n / max(s[0] for s in shares),
-            "cpu_us_per_event": sum(s[1] for s in shares) / n * 1e6, "answer": answer}
+            "cpu_us_per_event": sum(s[1] for s in shares) / n * 1e6,
+            "correct": same_answer(answer, expected)}
 
 
 def job_sample(workload: str, n: int, parallelism: int, round_: int,
@@ -114,8 +115,7 @@ def throughput_rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
             elif parallelism == "split":
                 sample = split_sample(workload, n, round_)
             elif parallelism == "keyed":
-                sample = keyed_split_sample(n, round_)
-                sample["correct"] = same_answer(sample.pop("answer"), expected[workload])
+                sample = keyed_split_sample(n, round_, expected[workload])
             else:
                 sample = job_sample(workload, n, parallelism, round_, expected[workload])
             samples.append(sample)
@@ -128,11 +128,8 @@ def throughput_rounds(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _step_name(parallelism: int | str | None) -> str:
-    if parallelism is None:
-        return "plain loop"
-    if parallelism in ("split", "keyed"):
-        return f"{'loop' if parallelism == 'split' else 'keyed'} ×{SPLIT}"
-    return f"p={parallelism}"
+    names = {None: "plain loop", "split": f"loop ×{SPLIT}", "keyed": f"keyed ×{SPLIT}"}
+    return names.get(parallelism, f"p={parallelism}")
 
 
 def parse_args() -> argparse.Namespace:

@@ -81,11 +81,12 @@ def test_a_failure_after_a_checkpoint_loses_nothing(cluster: RunningJobManager, 
                           fault=plan)
     databases = tmp_path / "rocksdb"
     chosen = state_backend(backend)
-    if isinstance(chosen, EmbeddedRocksDBStateBackend):
+    on_rocksdb = isinstance(chosen, EmbeddedRocksDBStateBackend)
+    if on_rocksdb:
         chosen.set_db_storage_paths(str(databases))
     env.set_state_backend(chosen)
     run_failing_once(cluster, env, f"failover-{backend}-{fault.value}", plan, request)
-    if backend == "rocksdb":  # no database is left, not even a killed TaskManager's
+    if on_rocksdb:  # no database is left, not even a killed TaskManager's
         leftovers = [path for path in databases.rglob("*") if path.name != ".lock" and not (
             path.parent == databases and path.name.startswith(PREFIX))]
         assert leftovers == []

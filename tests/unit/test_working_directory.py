@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from weir.taskmanager.state.working_directory import PREFIX
+from weir.taskmanager.state.working_directory import PREFIX, working_directory
 
 # Claims a working directory, writes a "database" in it, prints its path, then waits
 # for stdin to close.
@@ -57,8 +57,6 @@ def test_a_killed_processes_directory_goes_with_the_next_claim_a_living_ones_sta
 
 
 def test_a_directory_deleted_under_a_process_is_claimed_again(tmp_path):
-    from weir.taskmanager.state.working_directory import working_directory
-
     localdir = tmp_path / "rocksdb"
     first = working_directory(str(localdir))
     os.rename(first, tmp_path / "moved")  # as a /tmp cleaner would remove it
