@@ -440,9 +440,12 @@ class StreamTask:
             await self._apply(outcome)
 
     async def _apply(self, outcome: BarrierOutcome) -> None:
-        """Block, snapshot and release input channels as barrier alignment says."""
+        """Release, block, snapshot and release input channels as barrier alignment says,
+        in ``BarrierOutcome``'s order."""
         gate = self._gate
         assert gate is not None
+        if outcome.release_given_up:
+            gate.unblock_all()
         if outcome.block is not None:
             gate.block(outcome.block)
         if outcome.snapshot is not None:

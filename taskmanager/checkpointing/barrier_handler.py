@@ -18,11 +18,16 @@ __all__ = ["BarrierHandler", "BarrierOutcome"]
 
 @dataclass
 class BarrierOutcome:
-    """What the task must do after a barrier or an end of partition."""
+    """What the task must do after a barrier or an end of partition, in this order:
+    release what an alignment that was given up holds, block a channel, snapshot, release
+    every channel. Releasing after blocking would let records that follow the new barrier
+    into the state its checkpoint holds, where a restore would see them twice (the source's
+    position in the same checkpoint has them still to come)."""
 
+    release_given_up: bool = False  # an older checkpoint's alignment was given up
     block: int | None = None  # channel to block
-    unblock_all: bool = False
     snapshot: CheckpointBarrier | None = None  # the checkpoint to take now
+    unblock_all: bool = False  # after the snapshot (alone: an aborted checkpoint)
 
 
 @dataclass
@@ -40,7 +45,7 @@ class BarrierHandler:
         outcome = BarrierOutcome()
         current = self._current
         if current is None or barrier.checkpoint_id > current.checkpoint_id:
-            outcome.unblock_all = current is not None
+            outcome.release_given_up = current is not None and self.exactly_once
             self._current = barrier
             self._received = set()
         elif barrier.checkpoint_id < current.checkpoint_id:
@@ -81,7 +86,7 @@ class BarrierHandler:
     def _complete(self, outcome: BarrierOutcome) -> BarrierOutcome:
         assert self._current is not None
         outcome.snapshot = self._current
-        outcome.unblock_all = outcome.unblock_all or self.exactly_once
+        outcome.unblock_all = self.exactly_once
         self.latest_checkpoint_id = self._current.checkpoint_id
         self._current = None
         self._received = set()
