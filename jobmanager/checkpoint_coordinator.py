@@ -11,7 +11,8 @@ The life of checkpoint n, in order:
 3. expire: a checkpoint not acknowledged within the timeout is aborted
    (CHECKPOINT_EXPIRED).
 4. complete: ``_metadata`` is written last (its presence marks the checkpoint
-   complete), then every task is notified (two-phase-commit sinks commit),
+   complete), the older periodic checkpoints still pending are aborted
+   (CHECKPOINT_SUBSUMED), then every task is notified (two-phase-commit sinks commit),
    then checkpoints beyond ``state.checkpoints.num-retained`` are deleted, and
    with them the shared files no retained checkpoint references any more.
 
@@ -279,6 +280,7 @@ class CheckpointCoordinator:
             return  # aborted while the metadata was being written
         del self.pending[checkpoint_id]
         pending.complete()
+        self._abort_subsumed(checkpoint_id)
         if not pending.is_savepoint:
             self._delete_shared(self._store.shared_state.complete(
                 checkpoint_id, [h.path for h in metadata.shared_handles()]))
@@ -303,6 +305,15 @@ class CheckpointCoordinator:
         if not pending.is_savepoint:
             await self._retain()
         self._schedule_periodic()
+
+    def _abort_subsumed(self, checkpoint_id: int) -> None:
+        """Abort the periodic checkpoints older than ``checkpoint_id``, which completed: a
+        task whose barrier or trigger of the later one came first gave the older one up, so
+        it would only wait for its timeout, holding back the next periodic checkpoint (as
+        Flink, savepoints are never subsumed)."""
+        for older in [i for i, p in self.pending.items()
+                      if i < checkpoint_id and not p.is_savepoint]:
+            self._abort(older, CheckpointFailure(CheckpointFailureReason.CHECKPOINT_SUBSUMED))
 
     async def _retain(self) -> None:
         try:

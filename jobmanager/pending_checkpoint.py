@@ -53,14 +53,16 @@ class CheckpointFailureReason(enum.Enum):
     """Why a checkpoint was aborted, named as in Flink's ``CheckpointFailureReason``.
 
     The first four are failures of the checkpoint itself and count towards
-    ``tolerable-failed-checkpoints``; the others abort what is pending because the job's
-    attempt ends (Flink aborts them as ``CHECKPOINT_COORDINATOR_SUSPEND`` or ``_SHUTDOWN``).
+    ``tolerable-failed-checkpoints``; ``CHECKPOINT_SUBSUMED`` aborts a checkpoint that a
+    later one overtook; the others abort what is pending because the job's attempt ends
+    (Flink aborts them as ``CHECKPOINT_COORDINATOR_SUSPEND`` or ``_SHUTDOWN``).
     """
 
     CHECKPOINT_EXPIRED = "expired before completing"
     CHECKPOINT_DECLINED = "declined by a task"
     TRIGGER_CHECKPOINT_FAILURE = "the trigger did not reach the tasks"
     FINALIZE_CHECKPOINT_FAILURE = "writing _metadata failed"
+    CHECKPOINT_SUBSUMED = "a later checkpoint or savepoint completed first"
     TASK_FAILURE = "the job is restarting after a failure"
     JOB_FAILURE = "the job failed"
     JOB_CANCELLED = "the job is cancelled"

@@ -181,3 +181,27 @@ def test_failing_to_trigger_or_to_write_the_metadata_aborts_with_its_reason(tmp_
         assert failures_reported(coord) == [
             (1, "FINALIZE_CHECKPOINT_FAILURE: no space left on device")]
     asyncio.run(scenario())
+
+
+def test_a_completed_savepoint_subsumes_the_older_pending_checkpoints_but_not_savepoints(
+        tmp_path):
+    """Checkpoint 1 is pending when savepoint 3 completes (a source got the savepoint's
+    trigger first and gave checkpoint 1 up): 1 is aborted at once without counting as a
+    failure, and the next periodic checkpoint follows at the interval, not after 1's
+    timeout. Savepoint 2, older but a user's, stays pending."""
+    async def scenario() -> None:
+        coord, gateway, scheduler, failures = coordinator(tmp_path)
+        await scheduler.advance(1.0)  # checkpoint 1
+        older_savepoint = coord.trigger(savepoint_uri=(tmp_path / "sp-2").as_uri())
+        savepoint = coord.trigger(savepoint_uri=(tmp_path / "sp-3").as_uri())
+        await scheduler.advance(0)
+        ack_all(coord, 3)
+        await scheduler.advance(0)
+        assert savepoint.result() == (tmp_path / "sp-3").as_uri()
+        assert failures_reported(coord) == [
+            (1, "CHECKPOINT_SUBSUMED: a later checkpoint or savepoint completed first")]
+        assert gateway.aborted == [1] and coord.consecutive_failures == 0 and failures == []
+        assert not older_savepoint.done()
+        await scheduler.advance(1.0)
+        assert gateway.triggers[-1][0] == 4
+    asyncio.run(scenario())
