@@ -6,6 +6,7 @@ The life of checkpoint n, in order:
    a savepoint, or at once when every task consumed its input (the final
    checkpoint of a bounded job). Source subtasks get the trigger and inject
    barrier n; subtasks that already consumed all their input snapshot directly.
+   The triggers of n go out once those of n-1 were delivered.
 2. acknowledge: every running subtask acknowledges with the handle of the
    state it uploaded, or declines (the checkpoint is aborted, CHECKPOINT_DECLINED).
 3. expire: a checkpoint not acknowledged within the timeout is aborted
@@ -124,6 +125,7 @@ class CheckpointCoordinator:
         self.latest_uri = ""
         self.history: deque[pb.CheckpointInfo] = deque(maxlen=HISTORY)
         self._background: set[asyncio.Task[Any]] = set()
+        self._triggers_sent: asyncio.Task[None] | None = None  # the last checkpoint's
 
     # -------------------------------------------------------------- lifecycle
 
@@ -138,6 +140,7 @@ class CheckpointCoordinator:
             self._scheduler = asyncio.get_running_loop()
         self._tasks = set(tasks)
         self._sources = set(sources)
+        self._triggers_sent = None  # the last attempt's TaskManagers may never answer
         self._ended = set()
         self._parallelism = dict(parallelism)
         self._running = True
@@ -208,11 +211,18 @@ class CheckpointCoordinator:
         self._timers[checkpoint_id] = self._scheduler.call_later(
             self.settings.timeout_ms / 1000.0, lambda: self._expire(checkpoint_id))
         targets = sorted(self._sources | self._ended)
-        self._spawn(self._send_trigger(pending, targets))
+        self._triggers_sent = self._spawn(self._send_trigger(pending, targets,
+                                                             after=self._triggers_sent))
         self._schedule_periodic()
         return future
 
-    async def _send_trigger(self, pending: PendingCheckpoint, targets: list[TaskKey]) -> None:
+    async def _send_trigger(self, pending: PendingCheckpoint, targets: list[TaskKey],
+                            after: asyncio.Task[None] | None = None) -> None:
+        """Send the trigger once ``after`` (the previous checkpoint's triggers) was sent:
+        TaskManagers are async actors, which run calls in no set order, and a source that
+        got checkpoint n+1's trigger first gives n up (a savepoint, it never completes)."""
+        if after is not None:
+            await asyncio.wait([after])
         try:
             await self._gateway.trigger(
                 targets, pending.checkpoint_id, int(pending.trigger_time * 1000),
@@ -395,10 +405,11 @@ class CheckpointCoordinator:
         if timer is not None:
             timer.cancel()
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     # ------------------------------------------------------------------ views
 

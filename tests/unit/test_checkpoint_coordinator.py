@@ -205,3 +205,36 @@ def test_a_completed_savepoint_subsumes_the_older_pending_checkpoints_but_not_sa
         await scheduler.advance(1.0)
         assert gateway.triggers[-1][0] == 4
     asyncio.run(scenario())
+
+
+class HeldTriggerGateway(RecordingGateway):
+    """Checkpoint 1's trigger calls return only when ``release`` is set (a busy
+    TaskManager)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def trigger(self, tasks, checkpoint_id, timestamp_ms, target_uri, shared_uri,
+                      base_checkpoint_id):
+        await super().trigger(tasks, checkpoint_id, timestamp_ms, target_uri, shared_uri,
+                              base_checkpoint_id)
+        if checkpoint_id == 1:
+            await self.release.wait()
+
+
+def test_a_checkpoints_triggers_go_out_after_the_previous_ones_were_delivered(tmp_path):
+    """TaskManagers (async actors) run calls in no set order: had savepoint 2's trigger
+    overtaken checkpoint 1's at a source, the source would give the other one up. So
+    savepoint 2's triggers wait until checkpoint 1's calls returned."""
+    async def scenario() -> None:
+        gateway = HeldTriggerGateway()
+        coord, _, scheduler, _ = coordinator(tmp_path, gateway=gateway)
+        await scheduler.advance(1.0)  # checkpoint 1
+        coord.trigger(savepoint_uri=(tmp_path / "sp").as_uri())
+        await scheduler.advance(0)
+        assert [checkpoint_id for checkpoint_id, _ in gateway.triggers] == [1]
+        gateway.release.set()
+        await scheduler.advance(0)
+        assert [checkpoint_id for checkpoint_id, _ in gateway.triggers] == [1, 2]
+    asyncio.run(scenario())
