@@ -220,7 +220,8 @@ class CheckpointCoordinator:
                             after: asyncio.Task[None] | None = None) -> None:
         """Send the trigger once ``after`` (the previous checkpoint's triggers) was sent:
         TaskManagers are async actors, which run calls in no set order, and a source that
-        got checkpoint n+1's trigger first gives n up (a savepoint, it never completes)."""
+        got checkpoint n+1's trigger first refuses n's (a refused savepoint never
+        completes)."""
         if after is not None:
             await asyncio.wait([after])
         try:
@@ -319,8 +320,8 @@ class CheckpointCoordinator:
     def _abort_subsumed(self, checkpoint_id: int) -> None:
         """Abort the periodic checkpoints older than ``checkpoint_id``, which completed: a
         task whose barrier or trigger of the later one came first gave the older one up, so
-        it would only wait for its timeout, holding back the next periodic checkpoint (as
-        Flink, savepoints are never subsumed)."""
+        it would only wait for its timeout, holding back the next periodic checkpoint.
+        Savepoints are never subsumed, as in Flink."""
         for older in [i for i, p in self.pending.items()
                       if i < checkpoint_id and not p.is_savepoint]:
             self._abort(older, CheckpointFailure(CheckpointFailureReason.CHECKPOINT_SUBSUMED))
