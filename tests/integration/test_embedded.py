@@ -39,11 +39,15 @@ job["word_count"](Configuration(CONFIGURE))
 """
 
 
+def without_jobmanager() -> dict[str, str]:
+    """This process's environment without a JobManager to submit to: jobs run embedded."""
+    return {k: v for k, v in os.environ.items() if k not in ("WEIR_JOBMANAGER", "WEIR_TOKEN")}
+
+
 def run_word_count(configuration: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_JOBMANAGER", "WEIR_TOKEN")}
     done = subprocess.run([sys.executable, "-c", f"CONFIGURE = {configuration!r}" + RUN_WORD_COUNT],
-                          env=env, capture_output=True, text=True, timeout=180, cwd=REPO,
-                          check=False)
+                          env=without_jobmanager(), capture_output=True, text=True, timeout=180,
+                          cwd=REPO, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     return done
@@ -162,8 +166,7 @@ def test_jobs_in_process_leave_no_thread_or_descriptor_behind():
     every loop, executor thread, socket and port of an embedded cluster is closed with it.
     The jobs run in a process of their own: in this one, what earlier tests left open may
     close (or not) while they run."""
-    env = {k: v for k, v in os.environ.items() if k not in ("WEIR_JOBMANAGER", "WEIR_TOKEN")}
-    done = subprocess.run([sys.executable, "-c", RUN_JOBS_IN_TURN], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([sys.executable, "-c", RUN_JOBS_IN_TURN], env=without_jobmanager(),
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "descriptors left: []\nthreads left: []\n" in done.stdout, done.stdout[-3000:]

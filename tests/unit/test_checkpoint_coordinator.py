@@ -185,8 +185,8 @@ def test_failing_to_trigger_or_to_write_the_metadata_aborts_with_its_reason(tmp_
 
 def test_a_completed_savepoint_subsumes_the_older_pending_checkpoints_but_not_savepoints(
         tmp_path):
-    """Checkpoint 1 is pending when savepoint 3 completes (a source got the savepoint's
-    trigger first and gave checkpoint 1 up): 1 is aborted at once without counting as a
+    """Checkpoint 1 is pending when savepoint 3 completes (a task gave 1 up: the
+    savepoint's barrier reached it first): 1 is aborted at once without counting as a
     failure, and the next periodic checkpoint follows at the interval, not after 1's
     timeout. Savepoint 2, older but a user's, stays pending."""
     async def scenario() -> None:
