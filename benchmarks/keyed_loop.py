@@ -5,8 +5,8 @@ Each process takes every other event, as a p=2 source does. Process k owns the u
 ``user % 2 == k``: it aggregates its own events at once, without building a record. Of each
 ``BATCH`` events it takes, those of its peer's users (about half) go to the peer as one
 pickled, length-prefixed batch over TCP on 127.0.0.1. It aggregates what its peer sends
-between its own batches. Both answers
-together equal ``plain_w1``'s, which ``run.py`` checks.
+between its own batches. Both answers together equal ``plain_w1``'s, which ``run.py``
+checks.
 
 It is the most favourable exchange there is: the key is the record's first field, the
 channel one modulo, no buffer waits for credit, no watermark, timer or checkpoint, and

@@ -238,3 +238,18 @@ def test_a_checkpoints_triggers_go_out_after_the_previous_ones_were_delivered(tm
         await scheduler.advance(0)
         assert [checkpoint_id for checkpoint_id, _ in gateway.triggers] == [1, 2]
     asyncio.run(scenario())
+
+
+def test_a_new_attempt_does_not_wait_for_the_last_attempts_trigger_calls(tmp_path):
+    """Checkpoint 1's trigger calls never return (a TaskManager that hangs); the job
+    restarts: the new attempt's first checkpoint goes out at once."""
+    async def scenario() -> None:
+        gateway = HeldTriggerGateway()
+        coord, _, scheduler, _ = coordinator(tmp_path, gateway=gateway)
+        await scheduler.advance(1.0)  # checkpoint 1, held
+        coord.stop(CheckpointFailureReason.TASK_FAILURE)
+        coord.start(TASKS, SOURCES, {"src": 2, "sink": 1})
+        await scheduler.advance(1.0)
+        assert [checkpoint_id for checkpoint_id, _ in gateway.triggers] == [1, 2]
+        gateway.release.set()
+    asyncio.run(scenario())
