@@ -4,8 +4,9 @@ network buffer, beside the plain-Python W1 loop in the same rounds.
 At p=2 about half of W1's events cross to the other TaskManager, each in a buffer as the
 record writer cuts it: a ``KeyedBatch`` of a ``TimestampedBatch`` (the records, their
 timestamps, their keys). Every buffer is built from fresh records just before it is encoded,
-as in a TaskManager, where the chain made them a moment before (records encoded again and
-again from a warm cache cost about half as much). Encodings:
+as in a TaskManager, where the chain made them a moment before (the same buffer encoded
+again and again costs about a fifth less; inside a busy TaskManager pickling cost 1.5× this
+benchmark's figure). Encodings:
 
 - pickle: the frame as ``Connection.send`` writes it now;
 - pickle, no memo: the same, with the pickler's memo off (``Pickler.fast``);
